@@ -1,0 +1,79 @@
+/**
+ * Turns a verification failure into one sentence that tells a person what is wrong
+ * with the token and, where it is a configuration problem, how to fix it. The token
+ * itself is never quoted; claim values (audience, issuer, times) are.
+ */
+import { audiencesOf } from './token-claims.ts'
+
+/** A rejection decided by this server before or after the library checks (alg, issuer, iat, …). */
+export class TokenRejection extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'TokenRejection'
+  }
+}
+
+function decodeSegment (segment: string | undefined): Record<string, unknown> | undefined {
+  if (segment === undefined) return undefined
+  try {
+    const value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as unknown
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function when (seconds: unknown): string {
+  return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'an unreadable time'
+}
+
+export interface DiagnosisContext {
+  /** Audiences this server accepts, for the wrong-audience message. */
+  readonly audiences: readonly string[]
+  /** The resource identifier clients should request, for configuration advice. */
+  readonly resource: string
+}
+
+/** Why the token is not even a JWS: encrypted, wrong shape, unreadable. Undefined when it looks like one. */
+export function diagnoseShape (token: string, { resource }: DiagnosisContext): string | undefined {
+  const parts = token.split('.')
+  if (parts.length === 5) {
+    return 'the token is encrypted (a JWE), so it cannot be verified here. Identity providers issue encrypted or opaque tokens when ' +
+      `no API audience is requested: request the resource ${resource} (for Auth0, create an API with that identifier and make it the tenant's default audience)`
+  }
+  if (parts.length !== 3) return `the token is not a JWT (expected 3 dot-separated parts, got ${parts.length})`
+  if (decodeSegment(parts[0]) === undefined) return 'the token header is not base64url-encoded JSON'
+  if (decodeSegment(parts[1]) === undefined) return 'the token payload is not base64url-encoded JSON'
+  return undefined
+}
+
+/** A sentence for a @fastify/jwt / fast-jwt error on a token that looks like a JWS. */
+export function diagnoseFailure (error: { code?: string, message: string }, token: string, context: DiagnosisContext): string {
+  const claims = decodeSegment(token.split('.')[1]) ?? {}
+  switch (error.code) {
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+    case 'FAST_JWT_EXPIRED':
+      return `the token expired at ${when(claims.exp)}`
+    case 'FAST_JWT_INACTIVE':
+      return `the token is not valid before ${when(claims.nbf)}`
+    case 'FAST_JWT_INVALID_SIGNATURE':
+      return 'the signature does not match the issuer\'s key (the token was altered or signed by another key)'
+    case 'FAST_JWT_MISSING_SIGNATURE':
+      return 'the token is not signed'
+    case 'FAST_JWT_INVALID_ALGORITHM':
+    case 'FAST_JWT_INVALID_KEY':
+      return 'the token\'s algorithm does not match the issuer\'s key'
+    case 'FAST_JWT_MISSING_REQUIRED_CLAIM':
+      return error.message.replace(/^The (\w+) claim is required\.$/, 'the token has no $1 claim')
+    case 'FAST_JWT_MALFORMED':
+    case 'FST_JWT_BAD_REQUEST':
+      return 'the token is malformed'
+  }
+  if (/\baud\b/.test(error.message)) {
+    const audiences = audiencesOf(claims)
+    return `the token's audience is ${audiences.length > 0 ? audiences.join(', ') : '(none)'} but this server accepts ${context.audiences.join(', ')}: ` +
+      `the client must request the resource ${context.resource}, or add the IdP's audience to OAUTH_AUDIENCE`
+  }
+  if (/\bclaim\b/.test(error.message)) return error.message.replace(/^The /, 'the ').replace(/\.$/, '')
+  return 'the token could not be verified'
+}

@@ -1,0 +1,88 @@
+/**
+ * Builds the `McpServer` that answers one request. Instances are per request (the
+ * stateless model: any instance of the service can serve any request, and nothing
+ * of one caller lingers for the next), so construction is kept cheap: descriptors,
+ * schemas and validators come precomputed from the registry, and only the tool a
+ * `tools/call` names is registered.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import { McpServer, type CallToolResult } from '@modelcontextprotocol/server'
+import packageJson from '../../package.json' with { type: 'json' }
+import type { Caller } from '../caller.ts'
+import type { Config } from '../config.ts'
+import { ToolError, type ToolContext } from '../tool.ts'
+import type { RegisteredTool, ToolRegistry } from '../tool-registry.ts'
+
+export const serverInfo = { name: 'mcp-gateway', title: 'MCP Gateway', version: packageJson.version }
+
+/** What one request brings to the server built for it. */
+export interface Exchange {
+  readonly caller: Caller
+  readonly log: FastifyBaseLogger
+  readonly requestId: string
+  /** The JSON-RPC method, and for `tools/call` the tool it names (from the classified message). */
+  readonly method: string | undefined
+  readonly toolName: string | undefined
+  /**
+   * Set when the caller lacks scopes for the tool and challenges are answered as tool
+   * results (SCOPE_CHALLENGE=tool-result): the call returns this instead of running.
+   */
+  readonly scopeChallengeResult: CallToolResult | undefined
+}
+
+export interface ServerFactoryOptions {
+  readonly registry: ToolRegistry
+  readonly config: Config
+  /** `tools/list` shows every tool (true) or only those the caller's scopes unlock (false). */
+  readonly listAllTools: boolean
+}
+
+async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, requestId: string): Promise<CallToolResult> {
+  const { definition } = tool
+  try {
+    const output = await definition.handler(input as never, ctx)
+    const text = definition.render !== undefined ? definition.render(output as never) : JSON.stringify(output, null, 2)
+    return { content: [{ type: 'text', text }], structuredContent: output as Record<string, unknown> }
+  } catch (error) {
+    if (error instanceof ToolError) {
+      ctx.log.info({ err: error }, 'tool returned an error')
+      return { isError: true, content: [{ type: 'text', text: error.message }] }
+    }
+    if (ctx.signal.aborted) {
+      return { isError: true, content: [{ type: 'text', text: `The ${tool.name} call was cancelled.` }] }
+    }
+    // Unexpected failures stay in the log: their messages may hold internals.
+    ctx.log.error({ err: error }, 'tool failed')
+    return { isError: true, content: [{ type: 'text', text: `The ${tool.name} tool failed unexpectedly; the error is logged under request id ${requestId}.` }] }
+  }
+}
+
+export function createServerFactory ({ registry, config, listAllTools }: ServerFactoryOptions): (exchange: Exchange) => McpServer {
+  return function createMcpServer (exchange) {
+    const server = new McpServer(serverInfo, { capabilities: { tools: { listChanged: false } } })
+    const { caller } = exchange
+
+    const tool = exchange.method === 'tools/call' && exchange.toolName !== undefined ? registry.get(exchange.toolName) : undefined
+    if (tool !== undefined) {
+      const challenge = exchange.scopeChallengeResult
+      const log = exchange.log.child({ tool: tool.name })
+      server.registerTool(tool.name, {
+        title: tool.title,
+        description: tool.definition.description,
+        inputSchema: tool.inputSchema,
+        outputSchema: tool.outputSchema,
+        ...(tool.definition.annotations !== undefined && { annotations: tool.definition.annotations })
+      }, async (input, sdkContext) => {
+        if (challenge !== undefined) return challenge
+        const ctx: ToolContext = { caller, log, config, signal: sdkContext.mcpReq.signal, tools: registry.summaries }
+        return runTool(tool, input, ctx, exchange.requestId)
+      })
+    }
+
+    // The published list is precomputed; the only per-request work is the scope filter.
+    server.server.setRequestHandler('tools/list', () => ({
+      tools: (listAllTools ? registry.tools : registry.allowedFor(caller.scopes)).map((registered) => registered.descriptor)
+    }))
+    return server
+  }
+}

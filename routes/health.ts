@@ -1,0 +1,14 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+/** Liveness and readiness probes (Cloud Run: liveness on /healthz, startup on /readyz). */
+const healthRoutes: FastifyPluginAsync = async (fastify) => {
+  // Alive: the event loop answers. No dependency is consulted, so a slow IdP never restarts instances.
+  fastify.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }))
+
+  fastify.get('/readyz', { logLevel: 'warn' }, async (_request, reply) => {
+    const { ready, checks } = await fastify.readiness.report()
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks })
+  })
+}
+
+export default healthRoutes

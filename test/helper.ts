@@ -1,0 +1,45 @@
+/**
+ * Builds the app the way production does (same plugins, same server options), on
+ * a configuration made from `env` overrides, and closes it after the test.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import app, { serverOptions } from '../app.ts'
+import { loadConfig, type Config } from '../lib/config.ts'
+import type { ToolDefinition } from '../lib/tool.ts'
+
+export interface BuildOptions {
+  /** Environment variables, as strings, over a quiet test baseline. */
+  env?: Record<string, string | undefined>
+  tools?: readonly ToolDefinition[]
+  /** Listen on an ephemeral loopback port (PUBLIC_URL then points at it). */
+  listen?: boolean
+}
+
+export interface BuiltApp {
+  app: FastifyInstance
+  config: Config
+  /** http://127.0.0.1:<port> when listening. */
+  url: string
+}
+
+export async function build (t: Test, { env = {}, tools, listen = false }: BuildOptions = {}): Promise<BuiltApp> {
+  const baseEnv = { NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', PORT: '0', ...env }
+  let config = loadConfig(baseEnv)
+  let url = ''
+  const fastify = Fastify(serverOptions(config))
+  if (listen) {
+    // PUBLIC_URL must name the real port: reserve one first, then build on it.
+    const probe = Fastify()
+    await probe.listen({ port: 0, host: '127.0.0.1' })
+    const port = (probe.server.address() as { port: number }).port
+    await probe.close()
+    url = `http://127.0.0.1:${port}`
+    config = loadConfig({ PUBLIC_URL: url, ...baseEnv, PORT: String(port) })
+  }
+  await fastify.register(app, { config, ...(tools !== undefined && { tools }) })
+  t.after(() => fastify.close())
+  if (listen) await fastify.listen({ port: config.PORT, host: '127.0.0.1' })
+  else await fastify.ready()
+  return { app: fastify, config, url }
+}
