@@ -26,6 +26,12 @@ export interface ToolContext {
   readonly signal: AbortSignal
   /** Every tool this server offers, with the scopes each needs. */
   readonly tools: readonly ToolSummary[]
+  /**
+   * Tells the client how far a long call has got (MCP progress notifications). A no-op
+   * when the client did not ask for progress; the response turns into an SSE stream
+   * when it did.
+   */
+  readonly reportProgress: (progress: number, total?: number, message?: string) => Promise<void>
 }
 
 /** A per-caller budget for one tool, on top of the caller's global MCP budget. */

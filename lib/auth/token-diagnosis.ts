@@ -47,33 +47,27 @@ export function diagnoseShape (token: string, { resource }: DiagnosisContext): s
   return undefined
 }
 
-/** A sentence for a @fastify/jwt / fast-jwt error on a token that looks like a JWS. */
+/**
+ * A sentence for a @fastify/jwt / fast-jwt error on a token that looks like a JWS.
+ * @fastify/jwt re-wraps most fast-jwt errors under one code and keeps only the
+ * message, so the message is what is read.
+ */
 export function diagnoseFailure (error: { code?: string, message: string }, token: string, context: DiagnosisContext): string {
   const claims = decodeSegment(token.split('.')[1]) ?? {}
-  switch (error.code) {
-    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
-    case 'FAST_JWT_EXPIRED':
-      return `the token expired at ${when(claims.exp)}`
-    case 'FAST_JWT_INACTIVE':
-      return `the token is not valid before ${when(claims.nbf)}`
-    case 'FAST_JWT_INVALID_SIGNATURE':
-      return 'the signature does not match the issuer\'s key (the token was altered or signed by another key)'
-    case 'FAST_JWT_MISSING_SIGNATURE':
-      return 'the token is not signed'
-    case 'FAST_JWT_INVALID_ALGORITHM':
-    case 'FAST_JWT_INVALID_KEY':
-      return 'the token\'s algorithm does not match the issuer\'s key'
-    case 'FAST_JWT_MISSING_REQUIRED_CLAIM':
-      return error.message.replace(/^The (\w+) claim is required\.$/, 'the token has no $1 claim')
-    case 'FAST_JWT_MALFORMED':
-    case 'FST_JWT_BAD_REQUEST':
-      return 'the token is malformed'
-  }
-  if (/\baud\b/.test(error.message)) {
+  const { code = '', message } = error
+  if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' || code === 'FAST_JWT_EXPIRED') return `the token expired at ${when(claims.exp)}`
+  if (code === 'FAST_JWT_INACTIVE') return `the token is not valid before ${when(claims.nbf)}`
+  const missingClaim = /The (\w+) claim is required/.exec(message)
+  if (missingClaim !== null) return `the token has no ${missingClaim[1]} claim`
+  if (/signature is invalid/.test(message)) return 'the signature does not match the issuer\'s key (the token was altered or signed by another key)'
+  if (/signature is missing/.test(message)) return 'the token is not signed'
+  if (/\baud\b/.test(message)) {
     const audiences = audiencesOf(claims)
     return `the token's audience is ${audiences.length > 0 ? audiences.join(', ') : '(none)'} but this server accepts ${context.audiences.join(', ')}: ` +
       `the client must request the resource ${context.resource}, or add the IdP's audience to OAUTH_AUDIENCE`
   }
-  if (/\bclaim\b/.test(error.message)) return error.message.replace(/^The /, 'the ').replace(/\.$/, '')
+  if (/algorithm|public key/i.test(message)) return 'the token\'s algorithm does not match the issuer\'s key'
+  if (/malformed/.test(message) || code === 'FST_JWT_BAD_REQUEST') return 'the token is malformed'
+  if (/\bclaim\b/.test(message)) return message.replace(/^The /, 'the ').replace(/\.$/, '')
   return 'the token could not be verified'
 }

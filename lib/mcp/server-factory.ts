@@ -74,7 +74,22 @@ export function createServerFactory ({ registry, config, listAllTools }: ServerF
         ...(tool.definition.annotations !== undefined && { annotations: tool.definition.annotations })
       }, async (input, sdkContext) => {
         if (challenge !== undefined) return challenge
-        const ctx: ToolContext = { caller, log, config, signal: sdkContext.mcpReq.signal, tools: registry.summaries }
+        const { mcpReq } = sdkContext
+        const progressToken = mcpReq._meta?.progressToken
+        const ctx: ToolContext = {
+          caller,
+          log,
+          config,
+          signal: mcpReq.signal,
+          tools: registry.summaries,
+          reportProgress: async (progress, total, message) => {
+            if (progressToken === undefined) return
+            await mcpReq.notify({
+              method: 'notifications/progress',
+              params: { progressToken, progress, ...(total !== undefined && { total }), ...(message !== undefined && { message }) }
+            })
+          }
+        }
         return runTool(tool, input, ctx, exchange.requestId)
       })
     }

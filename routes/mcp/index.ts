@@ -40,6 +40,8 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.decorateRequest('mcpMessage', null)
   fastify.decorateRequest('scopeChallengeResult', null)
   fastify.setErrorHandler(mcpErrorHandler)
+  // MCP messages are JSON only: anything else is a 415, not a string to misread.
+  fastify.removeContentTypeParser('text/plain')
 
   async function readMessage (request: FastifyRequest) {
     request.mcpMessage = readMcpMessage(request.body, request.headers)

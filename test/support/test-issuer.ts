@@ -16,7 +16,7 @@ export interface TestKey {
   publicKey: KeyObject
 }
 
-export function generateKey (alg: TestKey['alg'] = 'RS256', kid = randomUUID()): TestKey {
+export function generateKey (alg: TestKey['alg'] = 'RS256', kid: string = randomUUID()): TestKey {
   const pair = alg === 'ES256'
     ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
     : alg === 'EdDSA'
@@ -102,7 +102,8 @@ export class TestIssuer {
       key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       algorithm: key.alg,
       ...(noKid ? {} : { kid: key.kid }),
-      noTimestamp: true,
+      // fast-jwt drops a given iat under noTimestamp: keep the claims exactly as given.
+      noTimestamp: claims.iat === undefined,
       header: header as SignerOptions['header']
     }
     return createSigner(options)(claims)

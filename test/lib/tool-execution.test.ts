@@ -1,0 +1,144 @@
+/**
+ * How tool calls run inside the MCP endpoint: progress streamed as SSE when the client
+ * accepts it, cancellation when the client goes away, safe messages for failures.
+ */
+import { test, type Test } from 'tap'
+import { request as httpRequest } from 'node:http'
+import { Type } from 'typebox'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { defineTool, ToolError, type ToolDefinition } from '../../lib/tool.ts'
+import { tools as defaultTools } from '../../tools/index.ts'
+import { build } from '../helper.ts'
+import { startTestIssuer } from '../support/test-issuer.ts'
+
+let aborted: (reason: unknown) => void = () => {}
+const abortSeen = () => new Promise((resolve) => { aborted = resolve })
+
+const testTools = [
+  ...defaultTools,
+  defineTool({
+    name: 'countdown',
+    title: 'Countdown',
+    description: 'Reports progress three times, then returns.',
+    requiredScopes: ['execute:tools'],
+    input: Type.Object({}),
+    output: Type.Object({ done: Type.Boolean() }),
+    async handler (_input, { reportProgress }) {
+      for (let step = 1; step <= 3; step++) await reportProgress(step, 3, `step ${step}`)
+      return { done: true }
+    }
+  }),
+  defineTool({
+    name: 'wait-forever',
+    title: 'Wait forever',
+    description: 'Waits until cancelled.',
+    requiredScopes: ['execute:tools'],
+    input: Type.Object({}),
+    output: Type.Object({}),
+    async handler (_input, { signal }) {
+      await new Promise((_resolve, reject) => signal.addEventListener('abort', () => { aborted(signal.reason); reject(new Error('aborted')) }))
+      return {}
+    }
+  }),
+  defineTool({
+    name: 'explode',
+    title: 'Explode',
+    description: 'Fails in both ways a tool can.',
+    requiredScopes: ['execute:tools'],
+    input: Type.Object({ expected: Type.Boolean() }),
+    output: Type.Object({}),
+    async handler ({ expected }) {
+      if (expected) throw new ToolError('The ticket TCK-1 does not exist.')
+      throw new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2')
+    }
+  }),
+  defineTool({
+    name: 'bad-output',
+    title: 'Bad output',
+    description: 'Returns something its output schema forbids.',
+    requiredScopes: ['execute:tools'],
+    input: Type.Object({}),
+    output: Type.Object({ count: Type.Integer() }),
+    async handler () { return { count: 'many' } as unknown as { count: number } }
+  })
+] as ToolDefinition[]
+
+async function setup (t: Test) {
+  const issuer = await startTestIssuer()
+  t.after(() => issuer.stop())
+  const built = await build(t, { env: { OAUTH_ISSUER: issuer.issuer }, tools: testTools, listen: true })
+  return { ...built, token: issuer.mint(`${built.url}/mcp`) }
+}
+
+const callBody = (name: string, args: unknown = {}, meta?: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name, arguments: args, ...(meta !== undefined && { _meta: meta }) } })
+
+test('progress: an SSE stream when the client accepts it, plain JSON otherwise', async (t) => {
+  const { url, token } = await setup(t)
+  const post = (accept: string, meta?: unknown) => fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept, 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
+    body: callBody('countdown', {}, meta)
+  })
+
+  const streamed = await post('application/json, text/event-stream', { progressToken: 'p1' })
+  t.equal(streamed.status, 200)
+  t.match(streamed.headers.get('content-type'), /^text\/event-stream/)
+  const events = (await streamed.text()).split('\n\n').filter((frame) => frame.startsWith('event: message')).map((frame) => JSON.parse(frame.split('data: ')[1] ?? ''))
+  t.same(events.slice(0, 3).map((event) => event.params), [1, 2, 3].map((progress) => ({ progressToken: 'p1', progress, total: 3, message: `step ${progress}` })))
+  t.same(events[3].result.structuredContent, { done: true })
+  t.equal(events.length, 4)
+
+  const plain = await post('application/json', { progressToken: 'p2' })
+  t.match(plain.headers.get('content-type'), /^application\/json/)
+  t.same((await plain.json()).result.structuredContent, { done: true }, 'without text/event-stream the progress is dropped and the result is plain JSON')
+
+  const unasked = await post('application/json, text/event-stream')
+  t.match(unasked.headers.get('content-type'), /^application\/json/, 'no progress token, no stream')
+})
+
+test('progress reaches the SDK client in both eras', async (t) => {
+  const { url, token } = await setup(t)
+  for (const options of [{}, { versionNegotiation: { mode: { pin: '2026-07-28' } } }]) {
+    const client = new Client({ name: 'progress', version: '1' }, options)
+    await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+    const seen: number[] = []
+    const result = await client.callTool({ name: 'countdown', arguments: {} }, { onprogress: ({ progress }) => { seen.push(progress) } })
+    t.same(seen, [1, 2, 3], JSON.stringify(options))
+    t.same(result.structuredContent, { done: true })
+    await client.close()
+  }
+})
+
+test('a client that goes away cancels the running tool', async (t) => {
+  const { url, token } = await setup(t)
+  const seen = abortSeen()
+  const request = httpRequest(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` } })
+  request.on('error', () => {})
+  request.end(callBody('wait-forever'))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  request.destroy()
+  const reason = await Promise.race([seen, new Promise((resolve) => setTimeout(() => resolve('not aborted'), 3000))])
+  t.not(reason, 'not aborted', 'the handler\'s signal fired')
+})
+
+test('failures: ToolError text is shown, anything else is logged and hidden', async (t) => {
+  const { url, token } = await setup(t)
+  const call = async (name: string, args: unknown) => (await (await fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
+    body: callBody(name, args)
+  })).json()).result
+
+  const expected = await call('explode', { expected: true })
+  t.equal(expected.isError, true)
+  t.same(expected.content, [{ type: 'text', text: 'The ticket TCK-1 does not exist.' }])
+
+  const unexpected = await call('explode', { expected: false })
+  t.equal(unexpected.isError, true)
+  t.match(unexpected.content[0].text, /The explode tool failed unexpectedly; the error is logged under request id \S+/)
+  t.notMatch(JSON.stringify(unexpected), /hunter2|ECONNREFUSED/, 'internals stay in the log')
+
+  const badOutput = await call('bad-output', {})
+  t.equal(badOutput.isError, true, 'output that breaks the output schema is an error, not a lie')
+  t.match(badOutput.content[0].text, /Output validation error.*count/)
+})

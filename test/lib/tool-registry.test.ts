@@ -1,0 +1,50 @@
+import { test } from 'tap'
+import { Type } from 'typebox'
+import { ToolRegistry } from '../../lib/tool-registry.ts'
+import { defineTool, type ToolDefinition } from '../../lib/tool.ts'
+import { tools } from '../../tools/index.ts'
+
+const sample = (overrides: Partial<ToolDefinition> = {}): ToolDefinition => defineTool({
+  name: 'sample',
+  title: 'Sample',
+  description: 'A sample tool.',
+  requiredScopes: ['a:read'],
+  input: Type.Object({ count: Type.Integer({ minimum: 1 }), nested: Type.Optional(Type.Object({ flag: Type.Boolean() })) }, { additionalProperties: false }),
+  output: Type.Object({ ok: Type.Boolean() }),
+  async handler () { return { ok: true } },
+  ...overrides
+} as ToolDefinition)
+
+test('declarations are checked at start-up', async (t) => {
+  t.throws(() => new ToolRegistry([sample({ name: 'has space' })]), /Tool name "has space" must match/)
+  t.throws(() => new ToolRegistry([sample(), sample()]), /declared twice/)
+  t.throws(() => new ToolRegistry([sample({ requiredScopes: [] as unknown as [string] })]), /at least one scope/)
+  t.throws(() => new ToolRegistry([sample({ requiredScopes: ['bad scope'] })]), /not a valid OAuth scope token/)
+  t.throws(() => new ToolRegistry([sample({ input: Type.String() as never })]), /must be an object schema/)
+})
+
+test('the scope map: union of scopes, allowed tools', async (t) => {
+  const registry = new ToolRegistry([sample(), sample({ name: 'other', requiredScopes: ['a:read', 'b:write'] })])
+  t.same(registry.scopes, ['a:read', 'b:write'])
+  t.same(registry.allowedFor(new Set(['a:read'])).map((tool) => tool.name), ['sample'])
+  t.same(registry.allowedFor(new Set(['a:read', 'b:write'])).map((tool) => tool.name), ['sample', 'other'])
+  t.same(new ToolRegistry(tools).scopes, ['read:profile', 'execute:tools'])
+})
+
+test('descriptors carry the JSON Schema and securitySchemes', async (t) => {
+  const [tool] = new ToolRegistry([sample({ annotations: { readOnlyHint: true } })]).tools
+  t.same(tool?.descriptor.inputSchema.required, ['count'])
+  t.same(tool?.descriptor.securitySchemes, [{ type: 'oauth2', scopes: ['a:read'] }])
+  t.same(tool?.descriptor._meta, { securitySchemes: [{ type: 'oauth2', scopes: ['a:read'] }] })
+  t.same(tool?.descriptor.annotations, { readOnlyHint: true })
+})
+
+test('validation issues name the offending field', async (t) => {
+  const [tool] = new ToolRegistry([sample()]).tools
+  const validate = (value: unknown) => tool?.inputSchema['~standard'].validate(value) as { value?: unknown, issues?: Array<{ path?: unknown[], message: string }> }
+  t.same(validate({ count: 2 }), { value: { count: 2 } })
+  t.same(validate({}).issues, [{ path: ['count'], message: 'is required' }])
+  t.same(validate({ count: 1, extra: 1 }).issues, [{ path: ['extra'], message: 'is not an accepted property' }])
+  t.same(validate({ count: 0 }).issues?.[0]?.path, ['count'])
+  t.same(validate({ count: 1, nested: { flag: 'yes' } }).issues?.[0]?.path, ['nested', 'flag'])
+})
