@@ -94,7 +94,9 @@ function checkUrl (name: string, value: string, httpsOnly: boolean): void {
   } catch {
     throw new ConfigError(name, `${name}=${JSON.stringify(value)} is not a URL: expected e.g. ${name}=https://example.auth0.com/`)
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !httpsOnly)) {
+  // Plain http only off production, or on loopback (an IdP sidecar, the production check in CI).
+  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]'
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (!httpsOnly || loopback))) {
     throw new ConfigError(name, `${name}=${JSON.stringify(value)} must be an https URL${httpsOnly ? ' in production' : ''}`)
   }
 }

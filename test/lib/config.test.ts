@@ -32,6 +32,7 @@ test('bad values name the variable and what is expected', async (t) => {
     [{ OAUTH_ISSUER: 'not a url' }, 'OAUTH_ISSUER', /OAUTH_ISSUER="not a url" is not a URL/],
     [{ OAUTH_ISSUER: 'http://idp.example/', NODE_ENV: 'production' }, 'OAUTH_ISSUER', /must be an https URL in production/]
   ]
+  t.equal(loadConfig({ OAUTH_ISSUER: 'http://127.0.0.1:8080/', NODE_ENV: 'production' }).OAUTH_ISSUER, 'http://127.0.0.1:8080/', 'loopback http is allowed in production')
   for (const [env, variable, message] of cases) {
     const error = t.throws(() => loadConfig({ ...base, ...env })) as ConfigError
     t.ok(error instanceof ConfigError, JSON.stringify(env))
