@@ -1,9 +1,13 @@
 /**
- * Serves one classified MCP message with a fresh McpServer:
- * - 2026-07-28 (envelope) traffic goes through the SDK's own `createMcpHandler`,
- *   which owns that revision's validation ladder and response shaping;
- * - 2025-era traffic is served the stateless way (a fresh server per request, no
- *   session) over StatelessExchangeTransport, straight onto the Fastify reply.
+ * Serves one classified MCP message:
+ * - 2026-07-28 (envelope) traffic goes through the SDK's own `createMcpHandler`, which
+ *   owns that revision's validation ladder and response shaping, with a fresh
+ *   McpServer per request;
+ * - 2025-era traffic is served the stateless way (no session) over ExchangeMultiplexer,
+ *   straight onto the Fastify reply. `initialize` gets a fresh McpServer; every other
+ *   request goes to one long-lived McpServer that never sees an `initialize`, so it
+ *   holds no negotiated per-client state and answers exactly as a fresh instance would,
+ *   without the cost of building one (about three quarters of the SDK's time per call).
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import {
@@ -14,10 +18,9 @@ import {
   type McpServer
 } from '@modelcontextprotocol/server'
 import type { Caller } from '../caller.ts'
-import type { Config } from '../config.ts'
-import type { Exchange } from './server-factory.ts'
+import { buildMcpServer, createServerFactory, type Exchange, type ServerFactoryOptions } from './server-factory.ts'
 import type { McpMessage } from './message.ts'
-import { StatelessExchangeTransport } from './stateless-exchange.ts'
+import { ExchangeMultiplexer } from './exchange-multiplexer.ts'
 
 /** Request headers the SDK's modern leg reads; nothing else (cookies, Authorization) is handed to it. */
 const MODERN_HEADERS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name']
@@ -42,14 +45,18 @@ function acceptsEventStream (accept: string | undefined): boolean {
 
 export class McpDispatcher {
   readonly #createServer: (exchange: Exchange) => McpServer
+  readonly #shared: McpServer
+  readonly #sharedExchanges = new ExchangeMultiplexer()
   readonly #modern: McpHttpHandler
   readonly #publicUrl: string
   /** The modern leg's factory only sees the web Request it was handed; this maps it back to the exchange. */
   readonly #exchanges = new WeakMap<Request, Exchange>()
 
-  constructor (createServer: (exchange: Exchange) => McpServer, config: Config, log: FastifyBaseLogger) {
+  constructor (options: ServerFactoryOptions, log: FastifyBaseLogger) {
+    const createServer = createServerFactory(options)
     this.#createServer = createServer
-    this.#publicUrl = config.PUBLIC_URL
+    this.#shared = buildMcpServer(options, options.registry.tools, (id) => this.#sharedExchanges.exchangeOf(id))
+    this.#publicUrl = options.config.PUBLIC_URL
     this.#modern = createMcpHandler(({ requestInfo }) => {
       const exchange = requestInfo === undefined ? undefined : this.#exchanges.get(requestInfo)
       if (exchange === undefined) throw new Error('MCP request without its exchange')
@@ -68,11 +75,13 @@ export class McpDispatcher {
       return reply.code(202).send()
     }
 
-    const server = this.#createServer(exchange)
-    const transport = new StatelessExchangeTransport(reply, acceptsEventStream(request.headers.accept))
-    await server.connect(transport)
-    const outcome = await transport.exchange(message.body as JSONRPCRequest, { authInfo: authInfoOf(exchange.caller) })
-    void server.close()
+    let exchanges = this.#sharedExchanges
+    if (message.method === 'initialize') {
+      // Negotiation state stays on a throwaway instance, never on the shared one.
+      exchanges = new ExchangeMultiplexer()
+      await this.#createServer(exchange).connect(exchanges)
+    }
+    const outcome = await exchanges.serve(message.body as JSONRPCRequest, exchange, reply, acceptsEventStream(request.headers.accept), { authInfo: authInfoOf(exchange.caller) })
     if (outcome.kind === 'json') return reply.send(outcome.message)
     if (outcome.kind === 'closed' && !reply.sent) reply.hijack()
     return reply
@@ -100,7 +109,12 @@ export class McpDispatcher {
     return reply.send(await response.text())
   }
 
-  close (): Promise<void> {
-    return this.#modern.close()
+  /** Connects the long-lived 2025-era server; call once before serving. */
+  async start (): Promise<void> {
+    await this.#shared.connect(this.#sharedExchanges)
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([this.#modern.close(), this.#shared.close()])
   }
 }

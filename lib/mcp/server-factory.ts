@@ -1,12 +1,10 @@
 /**
- * Builds the `McpServer` that answers one request. Instances are per request (the
- * stateless model: any instance of the service can serve any request, and nothing
- * of one caller lingers for the next), so construction is kept cheap: descriptors,
- * schemas and validators come precomputed from the registry, and only the tool a
- * `tools/call` names is registered.
+ * Builds the `McpServer`s that answer MCP requests. Descriptors, schemas and validators
+ * come precomputed from the registry; what varies per request (the caller, the logger,
+ * a scope challenge) travels in an Exchange that handlers look up by request id.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import { McpServer, type CallToolResult } from '@modelcontextprotocol/server'
+import { McpServer, type CallToolResult, type RequestId } from '@modelcontextprotocol/server'
 import packageJson from '../../package.json' with { type: 'json' }
 import type { Caller } from '../caller.ts'
 import type { Config } from '../config.ts'
@@ -57,47 +55,68 @@ async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, 
   }
 }
 
-export function createServerFactory ({ registry, config, listAllTools }: ServerFactoryOptions): (exchange: Exchange) => McpServer {
-  return function createMcpServer (exchange) {
-    const server = new McpServer(serverInfo, { capabilities: { tools: { listChanged: false } } })
-    const { caller } = exchange
+/**
+ * Builds an McpServer offering `tools`. Handlers find the request they serve through
+ * `exchangeOf` (by JSON-RPC request id), so one instance can serve many requests.
+ */
+export function buildMcpServer (
+  { registry, config, listAllTools }: ServerFactoryOptions,
+  tools: readonly RegisteredTool[],
+  exchangeOf: (requestId: RequestId) => Exchange | undefined
+): McpServer {
+  const server = new McpServer(serverInfo, { capabilities: { tools: { listChanged: false } } })
+  const exchangeFor = (requestId: RequestId): Exchange => {
+    const exchange = exchangeOf(requestId)
+    if (exchange === undefined) throw new Error(`no exchange for MCP request ${String(requestId)}`)
+    return exchange
+  }
 
-    const tool = exchange.method === 'tools/call' && exchange.toolName !== undefined ? registry.get(exchange.toolName) : undefined
-    if (tool !== undefined) {
-      const challenge = exchange.scopeChallengeResult
-      const log = exchange.log.child({ tool: tool.name })
-      server.registerTool(tool.name, {
-        title: tool.title,
-        description: tool.definition.description,
-        inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
-        ...(tool.definition.annotations !== undefined && { annotations: tool.definition.annotations })
-      }, async (input, sdkContext) => {
-        if (challenge !== undefined) return challenge
-        const { mcpReq } = sdkContext
-        const progressToken = mcpReq._meta?.progressToken
-        const ctx: ToolContext = {
-          caller,
-          log,
-          config,
-          signal: mcpReq.signal,
-          tools: registry.summaries,
-          reportProgress: async (progress, total, message) => {
-            if (progressToken === undefined) return
-            await mcpReq.notify({
-              method: 'notifications/progress',
-              params: { progressToken, progress, ...(total !== undefined && { total }), ...(message !== undefined && { message }) }
-            })
-          }
+  for (const tool of tools) {
+    server.registerTool(tool.name, {
+      title: tool.title,
+      description: tool.definition.description,
+      inputSchema: tool.inputSchema,
+      outputSchema: tool.outputSchema,
+      ...(tool.definition.annotations !== undefined && { annotations: tool.definition.annotations })
+    }, async (input, { mcpReq }) => {
+      const exchange = exchangeFor(mcpReq.id)
+      if (exchange.scopeChallengeResult !== undefined) return exchange.scopeChallengeResult
+      const progressToken = mcpReq._meta?.progressToken
+      // A child logger costs more than most tool calls: made only when a handler logs.
+      let log: FastifyBaseLogger | undefined
+      const ctx: ToolContext = {
+        caller: exchange.caller,
+        get log () { return (log ??= exchange.log.child({ tool: tool.name })) },
+        config,
+        signal: mcpReq.signal,
+        tools: registry.summaries,
+        reportProgress: async (progress, total, message) => {
+          if (progressToken === undefined) return
+          await mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken, progress, ...(total !== undefined && { total }), ...(message !== undefined && { message }) }
+          })
         }
-        return runTool(tool, input, ctx, exchange.requestId)
-      })
-    }
+      }
+      return runTool(tool, input, ctx, exchange.requestId)
+    })
+  }
 
-    // The published list is precomputed; the only per-request work is the scope filter.
-    server.server.setRequestHandler('tools/list', () => ({
-      tools: (listAllTools ? registry.tools : registry.allowedFor(caller.scopes)).map((registered) => registered.descriptor)
-    }))
-    return server
+  // The published list is precomputed; the only per-request work is the scope filter.
+  server.server.setRequestHandler('tools/list', (_request, { mcpReq }) => {
+    const { caller } = exchangeFor(mcpReq.id)
+    return { tools: (listAllTools ? registry.tools : registry.allowedFor(caller.scopes)).map((registered) => registered.descriptor) }
+  })
+  return server
+}
+
+/**
+ * A server for one request: only the tool a `tools/call` names is registered, which
+ * keeps construction cheap.
+ */
+export function createServerFactory (options: ServerFactoryOptions): (exchange: Exchange) => McpServer {
+  return (exchange) => {
+    const tool = exchange.method === 'tools/call' && exchange.toolName !== undefined ? options.registry.get(exchange.toolName) : undefined
+    return buildMcpServer(options, tool === undefined ? [] : [tool], () => exchange)
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Bearer token verification with @fastify/jwt (fast-jwt underneath): signature with a
  * key from the trusted issuer's JWKS, an asymmetric algorithm, `iss`, `aud`, `exp`,
- * `nbf`, `iat` and `sub`. Verified tokens are cached (LRU, never past `exp`), so a
+ * `nbf`, `iat` and `sub`. Verified tokens are cached (bounded, never past `exp`), so a
  * repeated token skips the crypto.
  *
  * The plugin only provides `fastify.authenticate`; route plugins that need a caller
@@ -24,6 +24,7 @@ import {
 import { ACCEPTED_ALGORITHMS, KeysUnavailableError, UnknownKeyError } from '../../lib/auth/jwks-key-store.ts'
 import { audiencesOf, callerFromClaims } from '../../lib/auth/token-claims.ts'
 import { diagnoseFailure, diagnoseShape, TokenRejection } from '../../lib/auth/token-diagnosis.ts'
+import { VerifiedTokenCache } from '../../lib/auth/verified-token-cache.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -75,15 +76,14 @@ const auth: FastifyPluginAsync = async (fastify) => {
       allowedAud: [...new Set(issuers.flatMap((trusted) => trusted.audiences))],
       requiredClaims: ['iss', 'sub', 'aud', 'exp'],
       clockTolerance: toleranceMs,
-      cache: config.TOKEN_CACHE_SIZE,
-      // Failed verifications are cached too (cheap rejections of a replayed bad token), except
-      // "not yet valid", which time cures.
-      errorCacheTTL: (error: { code?: string }) => error.code === 'FAST_JWT_INACTIVE' ? 0 : 60_000
+      // Verified tokens are cached below, as callers (which skips even the decoding).
+      cache: false
     },
     messages: { authorizationTokenInvalid: (error: Error) => error.message }
   })
 
   fastify.decorateRequest('caller', null)
+  const verified = new VerifiedTokenCache(config.TOKEN_CACHE_SIZE, toleranceMs)
 
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const path = request.routeOptions.url ?? request.url
@@ -97,6 +97,11 @@ const auth: FastifyPluginAsync = async (fastify) => {
     const token = authorization.slice(7).trim()
     if (token === '') throw missingTokenError(metadata, scopes)
     if (token.length > MAX_TOKEN_BYTES) throw invalidTokenError(`the token is larger than ${MAX_TOKEN_BYTES} bytes`, metadata, scopes)
+    const cached = verified.get(token)
+    if (cached !== undefined) {
+      request.caller = cached
+      return
+    }
 
     let claims: Record<string, unknown>
     try {
@@ -117,6 +122,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
       throw invalidTokenError(diagnoseFailure({ message: 'aud' }, token, diagnosis), metadata, scopes)
     }
     request.caller = callerFromClaims(claims)
+    verified.set(token, request.caller)
   })
 }
 

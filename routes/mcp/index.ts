@@ -14,7 +14,6 @@ import { insufficientScopeChallenge, insufficientScopeError, resourceMetadataUrl
 import { McpDispatcher } from '../../lib/mcp/dispatcher.ts'
 import { mcpErrorHandler } from '../../lib/mcp/json-rpc-errors.ts'
 import { readMcpMessage, type McpMessage } from '../../lib/mcp/message.ts'
-import { createServerFactory } from '../../lib/mcp/server-factory.ts'
 import { MCP_ENDPOINT_PATHS } from '../../lib/resource.ts'
 
 declare module 'fastify' {
@@ -31,11 +30,8 @@ const MAX_MESSAGE_BYTES = 1024 * 1024
 
 const mcpRoutes: FastifyPluginAsync = async (fastify) => {
   const { config, tools: registry } = fastify
-  const dispatcher = new McpDispatcher(
-    createServerFactory({ registry, config, listAllTools: config.TOOLS_LIST === 'all' }),
-    config,
-    fastify.log
-  )
+  const dispatcher = new McpDispatcher({ registry, config, listAllTools: config.TOOLS_LIST === 'all' }, fastify.log)
+  await dispatcher.start()
   fastify.addHook('onClose', () => dispatcher.close())
   fastify.decorateRequest('mcpMessage', null)
   fastify.decorateRequest('scopeChallengeResult', null)

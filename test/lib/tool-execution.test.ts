@@ -41,6 +41,18 @@ const testTools = [
     }
   }),
   defineTool({
+    name: 'slow-whoami',
+    title: 'Slow whoami',
+    description: 'Answers with the caller after a pause, so calls overlap.',
+    requiredScopes: ['read:profile'],
+    input: Type.Object({ delayMs: Type.Integer() }),
+    output: Type.Object({ sub: Type.String() }),
+    async handler ({ delayMs }, { caller }) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs))
+      return { sub: caller.sub }
+    }
+  }),
+  defineTool({
     name: 'explode',
     title: 'Explode',
     description: 'Fails in both ways a tool can.',
@@ -141,4 +153,37 @@ test('failures: ToolError text is shown, anything else is logged and hidden', as
   const badOutput = await call('bad-output', {})
   t.equal(badOutput.isError, true, 'output that breaks the output schema is an error, not a lie')
   t.match(badOutput.content[0].text, /Output validation error.*count/)
+})
+
+test('concurrent calls from different users with the same JSON-RPC id stay apart', async (t) => {
+  const issuer = await startTestIssuer()
+  t.after(() => issuer.stop())
+  const { url } = await build(t, { env: { OAUTH_ISSUER: issuer.issuer }, tools: testTools, listen: true })
+  const users = Array.from({ length: 20 }, (_, index) => `user-${index}`)
+  const answers = await Promise.all(users.map(async (sub, index) => {
+    const response = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${issuer.mint(`${url}/mcp`, { sub })}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow-whoami', arguments: { delayMs: 200 - index * 5 } } })
+    })
+    return response.json() as Promise<{ id: number, result: { structuredContent: { sub: string } } }>
+  }))
+  t.same(answers.map((answer) => answer.id), users.map(() => 1), 'every answer carries the client\'s own id')
+  t.same(answers.map((answer) => answer.result.structuredContent.sub), users, 'and its own caller')
+})
+
+test('an initialize leaves nothing behind: later requests answer as before', async (t) => {
+  const { url, token } = await setup(t)
+  const post = async (body: unknown, version?: string) => (await fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}`, ...(version !== undefined && { 'mcp-protocol-version': version }) },
+    body: JSON.stringify(body)
+  })).json()
+  const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' }
+  const before = await post(list, '2025-06-18')
+  for (const protocolVersion of ['2025-03-26', '2024-11-05']) {
+    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: { sampling: {} }, clientInfo: { name: 'old', version: '0' } } })
+    t.equal(init.result.protocolVersion, protocolVersion)
+  }
+  t.same(await post(list, '2025-06-18'), before)
 })

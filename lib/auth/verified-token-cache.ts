@@ -1,0 +1,49 @@
+/**
+ * Callers of recently verified tokens, keyed by the token: a repeated token costs a
+ * Map lookup instead of decoding, key lookup, signature check and claim parsing.
+ * Bounded (oldest entry evicted first) and never serving a token outside its
+ * validity window, nor for longer than MAX_AGE_MS (so a key the IdP withdraws stops
+ * working within that time).
+ */
+import type { Caller } from '../caller.ts'
+
+const MAX_AGE_MS = 10 * 60_000
+
+interface Entry { caller: Caller, notBefore: number, notAfter: number }
+
+export class VerifiedTokenCache {
+  readonly #max: number
+  readonly #toleranceMs: number
+  readonly #entries = new Map<string, Entry>()
+
+  constructor (max: number, toleranceMs: number) {
+    this.#max = max
+    this.#toleranceMs = toleranceMs
+  }
+
+  get (token: string): Caller | undefined {
+    const entry = this.#entries.get(token)
+    if (entry === undefined) return undefined
+    const now = Date.now()
+    if (now > entry.notAfter || now < entry.notBefore) {
+      this.#entries.delete(token)
+      return undefined
+    }
+    return entry.caller
+  }
+
+  set (token: string, caller: Caller): void {
+    if (this.#max === 0) return
+    if (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next().value
+      if (oldest !== undefined) this.#entries.delete(oldest)
+    }
+    const now = Date.now()
+    const nbf = caller.claims.nbf
+    this.#entries.set(token, {
+      caller,
+      notBefore: typeof nbf === 'number' ? nbf * 1000 - this.#toleranceMs : 0,
+      notAfter: Math.min(caller.expiresAt * 1000 + this.#toleranceMs, now + MAX_AGE_MS)
+    })
+  }
+}
