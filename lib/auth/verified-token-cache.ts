@@ -25,11 +25,11 @@ export class VerifiedTokenCache {
     const entry = this.#entries.get(token)
     if (entry === undefined) return undefined
     const now = Date.now()
-    if (now > entry.notAfter || now < entry.notBefore) {
+    if (now > entry.notAfter) {
       this.#entries.delete(token)
       return undefined
     }
-    return entry.caller
+    return now < entry.notBefore ? undefined : entry.caller
   }
 
   set (token: string, caller: Caller): void {
