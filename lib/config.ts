@@ -43,7 +43,23 @@ export const ConfigSchema = Type.Object({
     default: 'allowed',
     description: '`allowed`: `tools/list` shows the tools the caller\'s scopes unlock; `all`: every tool.'
   }),
-  RESOURCE_NAME: Type.String({ minLength: 1, default: 'MCP Gateway', description: 'Human-readable name in the Protected Resource Metadata (`resource_name`).' })
+  RESOURCE_NAME: Type.String({ minLength: 1, default: 'MCP Gateway', description: 'Human-readable name in the Protected Resource Metadata (`resource_name`).' }),
+
+  OAUTH_INTROSPECTION_URL: Type.Optional(Type.String({
+    description: 'RFC 7662 introspection endpoint of `OAUTH_ISSUER`. When set, access tokens that are not JWTs (opaque tokens, e.g. Google\'s) are checked there, authenticating as `OAUTH_CLIENT_ID`.'
+  })),
+  OAUTH_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'This server\'s own OAuth client at the IdP (confidential), for token introspection and token exchange.' })),
+  OAUTH_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'The secret of `OAUTH_CLIENT_ID` (client_secret_basic). Keep it in a secret store.' })),
+  OAUTH_EXTRA_ISSUERS: Type.Optional(Type.Array(Type.Object({
+    issuer: Type.String({ minLength: 1 }),
+    audience: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    jwksUri: Type.Optional(Type.String({ minLength: 1 })),
+    introspectionUrl: Type.Optional(Type.String({ minLength: 1 })),
+    clientId: Type.Optional(Type.String({ minLength: 1 })),
+    clientSecret: Type.Optional(Type.String({ minLength: 1 }))
+  }, { additionalProperties: false }), {
+    description: 'More trusted issuers (e.g. while migrating between IdPs), as JSON: `[{"issuer":"https://old.example/","audience":["api://old"],"jwksUri":…,"introspectionUrl":…,"clientId":…,"clientSecret":…}]`; each has its own metadata, keys and accepted audiences (besides this server\'s resource identifiers).'
+  }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -72,6 +88,7 @@ function expected (schema: Record<string, unknown>): string {
     return noun
   }
   if (schema.type === 'boolean') return 'true or false'
+  if (schema.type === 'array') return 'a JSON array (see the README)'
   return 'a non-empty value'
 }
 
@@ -83,6 +100,13 @@ function convert (name: string, raw: string): unknown {
   if (schema.type === 'boolean') {
     if (/^(true|1|yes)$/i.test(raw)) return true
     if (/^(false|0|no)$/i.test(raw)) return false
+  }
+  if (schema.type === 'array' || schema.type === 'object') {
+    try {
+      return JSON.parse(raw)
+    } catch (error) {
+      throw new ConfigError(name, `${name} is not valid JSON (${(error as Error).message}): expected ${schema.type === 'array' ? 'a JSON array' : 'a JSON object'}, see the README`)
+    }
   }
   return raw
 }
@@ -140,9 +164,16 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
 
   const [error] = validator.Errors(input)
   if (error !== undefined) {
-    const name = error.instancePath.split('/')[1] ?? (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'configuration'
+    const [, name = (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'configuration', ...inside] = error.instancePath.split('/')
     const got = env[name]
     const schema = properties[name] ?? {}
+    if (inside.length > 0 || (error.instancePath.split('/').length === 2 && schema.type === 'array' && error.keyword === 'required')) {
+      // A structured (JSON) setting: point into it.
+      const where = inside.map((segment) => /^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`).join('')
+      const missing = (error.params as { requiredProperties?: string[], additionalProperties?: string[] })
+      const detail = error.keyword === 'required' ? `${missing.requiredProperties?.join(', ')} is required` : error.keyword === 'additionalProperties' ? `${missing.additionalProperties?.join(', ')} is not an accepted field` : error.message
+      throw new ConfigError(name, `${name}${where} is invalid: ${detail}.`)
+    }
     if (got === undefined && typeof schema.description === 'string') {
       throw new ConfigError(name, `${name} is missing: set it to ${schema.description.replace(/^The /, 'the ')}`)
     }
@@ -152,5 +183,25 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   config.PUBLIC_URL = normalisePublicUrl(config.PUBLIC_URL)
   checkUrl('OAUTH_ISSUER', config.OAUTH_ISSUER, config.NODE_ENV === 'production')
   if (config.JWKS_URI !== undefined) checkUrl('JWKS_URI', config.JWKS_URI, config.NODE_ENV === 'production')
+  if (config.OAUTH_INTROSPECTION_URL !== undefined) {
+    checkUrl('OAUTH_INTROSPECTION_URL', config.OAUTH_INTROSPECTION_URL, config.NODE_ENV === 'production')
+    if (config.OAUTH_CLIENT_ID === undefined || config.OAUTH_CLIENT_SECRET === undefined) {
+      throw new ConfigError('OAUTH_CLIENT_ID', 'OAUTH_INTROSPECTION_URL needs OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET: the IdP only answers introspection requests from an authenticated client')
+    }
+  }
+  for (const [index, extra] of (config.OAUTH_EXTRA_ISSUERS ?? []).entries()) {
+    const at = `OAUTH_EXTRA_ISSUERS[${index}]`
+    checkUrl(`${at}.issuer`, extra.issuer, config.NODE_ENV === 'production')
+    if (extra.issuer === config.OAUTH_ISSUER || config.OAUTH_EXTRA_ISSUERS?.findIndex((other) => other.issuer === extra.issuer) !== index) {
+      throw new ConfigError('OAUTH_EXTRA_ISSUERS', `${at}.issuer ${extra.issuer} is listed twice: each trusted issuer once`)
+    }
+    for (const field of ['jwksUri', 'introspectionUrl'] as const) {
+      const url = extra[field]
+      if (url !== undefined) checkUrl(`${at}.${field}`, url, config.NODE_ENV === 'production')
+    }
+    if (extra.introspectionUrl !== undefined && (extra.clientId === undefined || extra.clientSecret === undefined)) {
+      throw new ConfigError('OAUTH_EXTRA_ISSUERS', `${at} has an introspectionUrl but no clientId and clientSecret to call it with`)
+    }
+  }
   return config
 }

@@ -23,6 +23,11 @@ function decodeSegment (segment: string | undefined): Record<string, unknown> | 
   }
 }
 
+/** The payload of a token, unverified: for explaining a rejection, never for deciding one. */
+export function unverifiedClaims (token: string): Record<string, unknown> {
+  return decodeSegment(token.split('.')[1]) ?? {}
+}
+
 function when (seconds: unknown): string {
   return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'an unreadable time'
 }
@@ -53,7 +58,7 @@ export function diagnoseShape (token: string, { resource }: DiagnosisContext): s
  * message, so the message is what is read.
  */
 export function diagnoseFailure (error: { code?: string, message: string }, token: string, context: DiagnosisContext): string {
-  const claims = decodeSegment(token.split('.')[1]) ?? {}
+  const claims = unverifiedClaims(token)
   const { code = '', message } = error
   if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' || code === 'FAST_JWT_EXPIRED') return `the token expired at ${when(claims.exp)}`
   if (code === 'FAST_JWT_INACTIVE') return `the token is not valid before ${when(claims.nbf)}`

@@ -5,6 +5,7 @@
  */
 import { discoverMetadata, fetchMetadata, metadataUrls, type DiscoveredMetadata, type MetadataKind } from './issuer-metadata.ts'
 import { JwksKeyStore, REFETCH_INTERVAL_MS, type JwksState } from './jwks-key-store.ts'
+import type { IntrospectionEndpoint } from './introspection.ts'
 
 const MIRROR_TTL_MS = 60 * 60_000
 
@@ -16,6 +17,8 @@ export interface TrustedIssuerOptions {
   readonly audiences: readonly string[]
   /** Skips metadata discovery for keys (JWKS_URI). */
   readonly jwksUri?: string | undefined
+  /** Where opaque tokens of this issuer are introspected, and as which client. */
+  readonly introspection?: IntrospectionEndpoint | undefined
 }
 
 export interface IssuerState extends JwksState {
@@ -27,14 +30,16 @@ export class TrustedIssuer {
   readonly issuer: string
   readonly audiences: readonly string[]
   readonly keys: JwksKeyStore
+  readonly introspection: IntrospectionEndpoint | undefined
   #discovered: Promise<DiscoveredMetadata> | undefined
   #discoveredUrl: string | undefined
   #discoveryFailedAt = 0
   readonly #mirrors = new Map<MetadataKind, Cached<DiscoveredMetadata | undefined>>()
 
-  constructor ({ issuer, audiences, jwksUri }: TrustedIssuerOptions) {
+  constructor ({ issuer, audiences, jwksUri, introspection }: TrustedIssuerOptions) {
     this.issuer = issuer
     this.audiences = audiences
+    this.introspection = introspection
     this.keys = new JwksKeyStore(issuer, async () => {
       if (jwksUri !== undefined) return jwksUri
       const { metadata, url } = await this.metadata()

@@ -2,23 +2,25 @@
  * Callers of recently verified tokens, keyed by the token: a repeated token costs a
  * Map lookup instead of decoding, key lookup, signature check and claim parsing.
  * Bounded (oldest entry evicted first) and never serving a token outside its
- * validity window, nor for longer than MAX_AGE_MS (so a key the IdP withdraws stops
- * working within that time).
+ * validity window, nor for longer than its maximum age (ten minutes by default, so a
+ * key the IdP withdraws stops working within that time).
  */
 import type { Caller } from '../caller.ts'
 
-const MAX_AGE_MS = 10 * 60_000
+const DEFAULT_MAX_AGE_MS = 10 * 60_000
 
 interface Entry { caller: Caller, notBefore: number, notAfter: number }
 
 export class VerifiedTokenCache {
   readonly #max: number
   readonly #toleranceMs: number
+  readonly #maxAgeMs: number
   readonly #entries = new Map<string, Entry>()
 
-  constructor (max: number, toleranceMs: number) {
+  constructor (max: number, toleranceMs: number, maxAgeMs = DEFAULT_MAX_AGE_MS) {
     this.#max = max
     this.#toleranceMs = toleranceMs
+    this.#maxAgeMs = maxAgeMs
   }
 
   get (token: string): Caller | undefined {
@@ -43,7 +45,7 @@ export class VerifiedTokenCache {
     this.#entries.set(token, {
       caller,
       notBefore: typeof nbf === 'number' ? nbf * 1000 - this.#toleranceMs : 0,
-      notAfter: Math.min(caller.expiresAt * 1000 + this.#toleranceMs, now + MAX_AGE_MS)
+      notAfter: Math.min(caller.expiresAt * 1000 + this.#toleranceMs, now + this.#maxAgeMs)
     })
   }
 }

@@ -11,8 +11,6 @@ import fp from 'fastify-plugin'
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { Caller } from '../../lib/caller.ts'
-import { listOf } from '../../lib/config.ts'
-import { resourceIdentifiers } from '../../lib/resource.ts'
 import {
   authUnavailableError,
   invalidTokenError,
@@ -23,8 +21,10 @@ import {
 } from '../../lib/auth/challenges.ts'
 import { ACCEPTED_ALGORITHMS, KeysUnavailableError, UnknownKeyError } from '../../lib/auth/jwks-key-store.ts'
 import { audiencesOf, callerFromClaims } from '../../lib/auth/token-claims.ts'
-import { diagnoseFailure, diagnoseShape, TokenRejection } from '../../lib/auth/token-diagnosis.ts'
+import type { TrustedIssuer } from '../../lib/auth/trusted-issuer.ts'
+import { diagnoseFailure, diagnoseShape, TokenRejection, unverifiedClaims } from '../../lib/auth/token-diagnosis.ts'
 import { VerifiedTokenCache } from '../../lib/auth/verified-token-cache.ts'
+import { introspect, IntrospectionUnavailableError, looksLikeJwt, type IntrospectionEndpoint } from '../../lib/auth/introspection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,9 +46,11 @@ interface DecodedToken { header: { alg?: unknown, kid?: unknown }, payload: { is
 const auth: FastifyPluginAsync = async (fastify) => {
   const { config, issuers } = fastify
   const byIssuer = new Map(issuers.map((trusted) => [trusted.issuer, trusted]))
+  const primaryIssuer = issuers[0]
+  if (primaryIssuer === undefined) throw new Error('the auth plugin needs at least one trusted issuer')
+  const primary: TrustedIssuer = primaryIssuer
   const toleranceMs = config.CLOCK_TOLERANCE_S * 1000
   const scopes = fastify.tools.scopes
-  const advertisedAudiences = [...resourceIdentifiers(config.PUBLIC_URL), ...listOf(config.OAUTH_AUDIENCE)]
 
   await fastify.register(fastifyJwt, {
     decode: { complete: true },
@@ -84,12 +86,14 @@ const auth: FastifyPluginAsync = async (fastify) => {
 
   fastify.decorateRequest('caller', null)
   const verified = new VerifiedTokenCache(config.TOKEN_CACHE_SIZE, toleranceMs)
+  // Introspected tokens are re-checked sooner: revocation at the IdP should show within a minute.
+  const introspected = new VerifiedTokenCache(config.TOKEN_CACHE_SIZE, toleranceMs, 60_000)
+  const introspecting = issuers.filter((trusted) => trusted.introspection !== undefined)
 
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    const path = request.routeOptions.url ?? request.url
-    const metadata = resourceMetadataUrl(config.PUBLIC_URL, path)
-    const diagnosis = { audiences: advertisedAudiences, resource: resourceIdentifier(config.PUBLIC_URL, path) }
+  /** The audiences to name in an error: what the issuer's tokens may carry, without the trailing-slash twins. */
+  const namedAudiences = (audiences: readonly string[]) => audiences.filter((aud) => !(aud.endsWith('/') && audiences.includes(aud.slice(0, -1))))
 
+  function bearerToken (request: FastifyRequest, metadata: string): string {
     const query = request.query as Record<string, unknown> | undefined
     if (query !== undefined && query !== null && 'access_token' in query) throw tokenNotInHeaderError(metadata, scopes)
     const authorization = request.headers.authorization
@@ -97,32 +101,75 @@ const auth: FastifyPluginAsync = async (fastify) => {
     const token = authorization.slice(7).trim()
     if (token === '') throw missingTokenError(metadata, scopes)
     if (token.length > MAX_TOKEN_BYTES) throw invalidTokenError(`the token is larger than ${MAX_TOKEN_BYTES} bytes`, metadata, scopes)
-    const cached = verified.get(token)
-    if (cached !== undefined) {
-      request.caller = cached
-      return
-    }
+    return token
+  }
 
+  async function verifyJwt (request: FastifyRequest, token: string, resource: string): Promise<Caller> {
     let claims: Record<string, unknown>
     try {
       claims = await request.jwtVerify<Record<string, unknown>>()
     } catch (error) {
-      if (error instanceof KeysUnavailableError) throw authUnavailableError(error.message)
-      if (error instanceof TokenRejection || error instanceof UnknownKeyError) throw invalidTokenError(error.message, metadata, scopes)
-      throw invalidTokenError(diagnoseShape(token, diagnosis) ?? diagnoseFailure(error as Error, token, diagnosis), metadata, scopes)
+      if (error instanceof TokenRejection || error instanceof UnknownKeyError || error instanceof KeysUnavailableError) throw error
+      // The audiences to name are those of the issuer the token claims, when it is one we trust.
+      const claimed = byIssuer.get(unverifiedClaims(token).iss as string) ?? primary
+      const diagnosis = { audiences: namedAudiences(claimed.audiences), resource }
+      throw new TokenRejection(diagnoseShape(token, diagnosis) ?? diagnoseFailure(error as Error, token, diagnosis))
     }
-
     // What fast-jwt does not check: a usable `sub`, `iat` not in the future, and the audience of the token's own issuer.
-    if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidTokenError('the token has no usable sub claim', metadata, scopes)
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenRejection('the token has no usable sub claim')
     if (typeof claims.iat === 'number' && claims.iat * 1000 > Date.now() + toleranceMs) {
-      throw invalidTokenError(`the token claims to be issued in the future (iat ${new Date(claims.iat * 1000).toISOString()})`, metadata, scopes)
+      throw new TokenRejection(`the token claims to be issued in the future (iat ${new Date(claims.iat * 1000).toISOString()})`)
     }
     const trusted = byIssuer.get(claims.iss as string)
     if (trusted !== undefined && issuers.length > 1 && !audiencesOf(claims).some((aud) => trusted.audiences.includes(aud))) {
-      throw invalidTokenError(diagnoseFailure({ message: 'aud' }, token, diagnosis), metadata, scopes)
+      throw new TokenRejection(diagnoseFailure({ message: 'aud' }, token, { audiences: namedAudiences(trusted.audiences), resource }))
     }
-    request.caller = callerFromClaims(claims)
-    verified.set(token, request.caller)
+    return callerFromClaims(claims)
+  }
+
+  /** An opaque token: the issuers that introspect are asked in turn; the first that knows it decides. */
+  async function verifyOpaque (token: string, resource: string): Promise<Caller> {
+    for (const trusted of introspecting) {
+      const answer = await introspect(trusted.introspection as IntrospectionEndpoint, token)
+      if (answer.active !== true) continue
+      const claims: Record<string, unknown> = { ...answer, iss: answer.iss ?? trusted.issuer }
+      const now = Date.now()
+      if (claims.iss !== trusted.issuer) throw new TokenRejection(`the introspection of ${trusted.issuer} says the token was issued by ${JSON.stringify(claims.iss)}`)
+      if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenRejection('the introspected token has no usable sub')
+      if (typeof claims.exp !== 'number') throw new TokenRejection('the introspected token has no exp')
+      if (claims.exp * 1000 + toleranceMs < now) throw new TokenRejection(`the token expired at ${new Date(claims.exp * 1000).toISOString()}`)
+      if (typeof claims.nbf === 'number' && claims.nbf * 1000 - toleranceMs > now) throw new TokenRejection(`the token is not valid before ${new Date(claims.nbf * 1000).toISOString()}`)
+      if (!audiencesOf(claims).some((aud) => trusted.audiences.includes(aud))) {
+        const audiences = audiencesOf(claims)
+        throw new TokenRejection(`the token's audience is ${audiences.length > 0 ? audiences.join(', ') : '(none)'} but this server accepts ${namedAudiences(trusted.audiences).join(', ')}: ` +
+          `the client must request the resource ${resource}, or add the IdP's audience to the accepted audiences`)
+      }
+      return callerFromClaims(claims)
+    }
+    throw new TokenRejection('the identity provider says this token is not active (expired, revoked, or not one of its tokens)')
+  }
+
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const path = request.routeOptions.url ?? request.url
+    const metadata = resourceMetadataUrl(config.PUBLIC_URL, path)
+    const token = bearerToken(request, metadata)
+    const known = verified.get(token) ?? introspected.get(token)
+    if (known !== undefined) {
+      request.caller = known
+      return
+    }
+
+    const resource = resourceIdentifier(config.PUBLIC_URL, path)
+    // JWEs go down the JWT path, which explains them; anything else that is not a JWT is opaque.
+    const opaque = introspecting.length > 0 && !looksLikeJwt(token) && token.split('.').length !== 5
+    try {
+      request.caller = opaque ? await verifyOpaque(token, resource) : await verifyJwt(request, token, resource)
+    } catch (error) {
+      if (error instanceof KeysUnavailableError || error instanceof IntrospectionUnavailableError) throw authUnavailableError(error.message)
+      if (error instanceof TokenRejection || error instanceof UnknownKeyError) throw invalidTokenError(error.message, metadata, scopes)
+      throw error
+    }
+    ;(opaque ? introspected : verified).set(token, request.caller)
   })
 }
 

@@ -13,12 +13,24 @@ declare module 'fastify' {
 
 const oauthIssuers: FastifyPluginAsync = async (fastify) => {
   const { config } = fastify
-  const issuer = new TrustedIssuer({
+  const primary = new TrustedIssuer({
     issuer: config.OAUTH_ISSUER,
     audiences: acceptedAudiences(config.PUBLIC_URL, listOf(config.OAUTH_AUDIENCE)),
-    jwksUri: config.JWKS_URI
+    jwksUri: config.JWKS_URI,
+    introspection: config.OAUTH_INTROSPECTION_URL === undefined
+      ? undefined
+      : { url: config.OAUTH_INTROSPECTION_URL, clientId: config.OAUTH_CLIENT_ID ?? '', clientSecret: config.OAUTH_CLIENT_SECRET ?? '' }
   })
-  fastify.decorate('issuers', [issuer])
+  const extras = (config.OAUTH_EXTRA_ISSUERS ?? []).map((extra) => new TrustedIssuer({
+    issuer: extra.issuer,
+    audiences: acceptedAudiences(config.PUBLIC_URL, extra.audience ?? []),
+    jwksUri: extra.jwksUri,
+    introspection: extra.introspectionUrl === undefined
+      ? undefined
+      : { url: extra.introspectionUrl, clientId: extra.clientId ?? '', clientSecret: extra.clientSecret ?? '' }
+  }))
+  // The primary first: PRM lists them in this order and the metadata mirrors are the primary's.
+  fastify.decorate('issuers', [primary, ...extras])
 
   fastify.readiness.add('jwks', () => {
     const states = fastify.issuers.map((trusted) => trusted.state())

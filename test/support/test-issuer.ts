@@ -43,6 +43,10 @@ export class TestIssuer {
   metadataFetches = 0
   /** Extra or replaced metadata fields. */
   metadataOverrides: Record<string, unknown> = {}
+  /** RFC 7662: the client allowed to introspect, and what each opaque token stands for. */
+  readonly introspectionClient = { id: 'mcp-gateway', secret: `secret-${randomUUID()}` }
+  readonly opaqueTokens = new Map<string, Record<string, unknown>>()
+  introspections = 0
 
   constructor () {
     this.server = createServer((request, response) => {
@@ -63,6 +67,19 @@ export class TestIssuer {
           ...(path.includes('openid') && { subject_types_supported: ['public'] }),
           ...this.metadataOverrides
         })
+      }
+      if (path === '/introspect' && request.method === 'POST') {
+        this.introspections++
+        const expected = `Basic ${Buffer.from(`${this.introspectionClient.id}:${this.introspectionClient.secret}`).toString('base64')}`
+        if (request.headers.authorization !== expected) return send(401, { error: 'invalid_client' })
+        let body = ''
+        request.on('data', (chunk) => { body += chunk })
+        request.on('end', () => {
+          const token = new URLSearchParams(body).get('token') ?? ''
+          const claims = this.opaqueTokens.get(token)
+          send(200, claims === undefined ? { active: false } : { active: true, ...claims })
+        })
+        return
       }
       if (path === '/jwks') {
         this.jwksFetches++
@@ -107,6 +124,14 @@ export class TestIssuer {
       header: header as SignerOptions['header']
     }
     return createSigner(options)(claims)
+  }
+
+  /** An opaque (non-JWT) token the introspection endpoint vouches for, with claim overrides. */
+  opaque (audience: string | string[], claims: Record<string, unknown> = {}): string {
+    const token = `opaque-${randomUUID()}`
+    const now = Math.floor(Date.now() / 1000)
+    this.opaqueTokens.set(token, { iss: this.issuer, sub: 'alice', aud: audience, exp: now + 600, scope: 'read:profile execute:tools', client_id: 'test-client', ...claims })
+    return token
   }
 
   /** A valid access token for `audience`, with claim overrides. */
