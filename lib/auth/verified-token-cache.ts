@@ -1,7 +1,7 @@
 /**
  * Callers of recently verified tokens, keyed by the token: a repeated token costs a
  * Map lookup instead of decoding, key lookup, signature check and claim parsing.
- * Bounded (oldest entry evicted first) and never serving a token outside its
+ * Bounded (least recently used evicted first) and never serving a token outside its
  * validity window, nor for longer than its maximum age (ten minutes by default, so a
  * key the IdP withdraws stops working within that time).
  */
@@ -31,7 +31,11 @@ export class VerifiedTokenCache {
       this.#entries.delete(token)
       return undefined
     }
-    return now < entry.notBefore ? undefined : entry.caller
+    if (now < entry.notBefore) return undefined
+    // Least recently used goes first: a hit moves the entry to the back.
+    this.#entries.delete(token)
+    this.#entries.set(token, entry)
+    return entry.caller
   }
 
   set (token: string, caller: Caller): void {

@@ -35,12 +35,15 @@ test('entries live at most ten minutes, however long the token', async (t) => {
   t.equal(cache.get('long'), undefined)
 })
 
-test('bounded: the oldest entry goes first; size 0 caches nothing', async (t) => {
+test('bounded: the least recently used entry goes first; size 0 caches nothing', async (t) => {
   const cache = new VerifiedTokenCache(2, 0)
   const expiresAt = Math.floor(Date.now() / 1000) + 600
-  for (const token of ['1', '2', '3']) cache.set(token, testCaller({ sub: token, expiresAt }))
-  t.equal(cache.get('1'), undefined)
-  t.equal(cache.get('2')?.sub, '2')
+  cache.set('1', testCaller({ sub: '1', expiresAt }))
+  cache.set('2', testCaller({ sub: '2', expiresAt }))
+  t.equal(cache.get('1')?.sub, '1', 'used: now the most recent')
+  cache.set('3', testCaller({ sub: '3', expiresAt }))
+  t.equal(cache.get('2'), undefined, '2 was the least recently used')
+  t.equal(cache.get('1')?.sub, '1')
   t.equal(cache.get('3')?.sub, '3')
   const off = new VerifiedTokenCache(0, 0)
   off.set('x', testCaller({ expiresAt }))
