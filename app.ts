@@ -1,6 +1,6 @@
 /**
- * The application as one Fastify plugin: configuration first, then third-party
- * plugins (plugins/external), our shared plugins (plugins/app), then the routes.
+ * The application as one Fastify plugin: configuration and readiness first, then
+ * third-party plugins (plugins/external), our shared plugins (plugins/app), then the routes.
  * server.ts runs it in production; `fastify start` (npm run dev) and the tests load
  * it the same way.
  */
@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import configPlugin from './plugins/app/config.ts'
+import healthPlugin from './plugins/app/health.ts'
 import { loadConfig, type Config } from './lib/config.ts'
 import type { ErrorExtras } from './lib/errors.ts'
 import type { ToolDefinition } from './lib/tool.ts'
@@ -42,7 +43,8 @@ export const options = (() => {
 
 function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  const level = error.logLevel ?? (status >= 500 ? 'error' : undefined)
+  if (level !== undefined) request.log[level]({ err: error }, 'request failed')
   if (error.headers !== undefined) reply.headers(error.headers)
   reply.code(status)
   if (error.oauthError !== undefined) return reply.send({ error: error.oauthError, error_description: error.message })
@@ -53,8 +55,10 @@ function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRe
 // Two parameters: fastify-cli refuses a root plugin that declares fewer.
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config: opts.config })
+  // Readiness before the autoloaded plugins: those of both folders report their dependencies to it.
+  await fastify.register(healthPlugin)
   fastify.setErrorHandler(rootErrorHandler)
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/external'), options: { ...opts } })
-  await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/app'), ignorePattern: /^config\.[tj]s$/, options: { ...opts } })
+  await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/app'), ignorePattern: /^(config|health)\.[tj]s$/, options: { ...opts } })
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'routes'), dirNameRoutePrefix: false, options: { ...opts } })
 }

@@ -45,6 +45,16 @@ export const CallerMissingError = createError(
   500
 )
 
+/** A rate-limit budget is spent; the message names the budget, `Retry-After` says when it refills. */
+export const RateLimitedError = createError('MCPGW_RATE_LIMITED', '%s', 429)
+
+/** RATE_LIMIT_FAIL=closed and the shared counters (Redis) cannot be reached. */
+export const RateLimitUnavailableError = createError(
+  'MCPGW_RATE_LIMIT_UNAVAILABLE',
+  'Requests cannot be counted against their rate limits right now (the rate-limit store is unreachable); retry shortly',
+  503
+)
+
 /** Which JSON-RPC code each HTTP-level failure maps to, Fastify's own errors included. */
 export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: JsonRpcCode.ParseError,
@@ -54,7 +64,9 @@ export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: JsonRpcCode.ServerError,
   MCPGW_METHOD_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_BATCH_NOT_SUPPORTED: JsonRpcCode.InvalidRequest,
-  MCPGW_UNSUPPORTED_PROTOCOL_VERSION: JsonRpcCode.ServerError
+  MCPGW_UNSUPPORTED_PROTOCOL_VERSION: JsonRpcCode.ServerError,
+  MCPGW_RATE_LIMITED: JsonRpcCode.RateLimited,
+  MCPGW_RATE_LIMIT_UNAVAILABLE: JsonRpcCode.ServerError
 }
 
 /** What an error may carry besides its message; both error handlers honour it. */
@@ -65,4 +77,19 @@ export interface ErrorExtras {
   jsonRpcData?: unknown
   /** An OAuth 2.0 error (RFC 6750 §3.1): rendered as `{ error, error_description }`. */
   oauthError?: string
+  /**
+   * Log level of this failure in the request log (5xx default to error). Refusals whose cause
+   * is reported once elsewhere (overload, a Redis outage) use debug, so a flood of them cannot
+   * flood the log too.
+   */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error'
+}
+
+/** A 429 for a spent budget, with the headers that say when to retry and the JSON-RPC code MCP clients expect. */
+export function rateLimitedError (message: string, retryAfterSeconds: number, headers: Record<string, string> = {}): Error & ErrorExtras {
+  return Object.assign(new RateLimitedError(message), {
+    headers: { ...headers, 'retry-after': String(retryAfterSeconds) },
+    jsonRpcData: { retryAfterSeconds },
+    logLevel: 'info' as const
+  })
 }

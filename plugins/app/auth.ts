@@ -24,6 +24,8 @@ import {
 import { ACCEPTED_ALGORITHMS, KeysUnavailableError, UnknownKeyError } from '../../lib/auth/jwks-key-store.ts'
 import { audiencesOf, callerFromClaims } from '../../lib/auth/token-claims.ts'
 import { diagnoseFailure, diagnoseShape, TokenRejection } from '../../lib/auth/token-diagnosis.ts'
+import { Budget, PER_ADDRESS_SCOPE } from '../../lib/rate-limit/budget.ts'
+import { FailedAuthentications } from '../../lib/rate-limit/failed-authentications.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -85,7 +87,29 @@ const auth: FastifyPluginAsync = async (fastify) => {
 
   fastify.decorateRequest('caller', null)
 
+  // Rate limits around verification: requests without a token count against the per-address
+  // budget the discovery documents use; rejected tokens against their own, stricter one.
+  const windowMs = config.RATE_LIMIT_WINDOW_S * 1000
+  const anonymous = config.RATE_LIMIT_IP_MAX > 0
+    ? new Budget(fastify.createRateLimit(), { max: config.RATE_LIMIT_IP_MAX, windowMs, scope: PER_ADDRESS_SCOPE })
+    : undefined
+  const failures = config.RATE_LIMIT_AUTH_FAILURE_MAX > 0 ? new FailedAuthentications(fastify, config.RATE_LIMIT_AUTH_FAILURE_MAX, windowMs) : undefined
+
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    if (request.headers.authorization === undefined) {
+      await anonymous?.spend(request)
+      return verify(request)
+    }
+    failures?.refuseIfBlocked(request)
+    try {
+      await verify(request)
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 401) await failures?.record(request)
+      throw error
+    }
+  })
+
+  async function verify (request: FastifyRequest): Promise<void> {
     const path = request.routeOptions.url ?? request.url
     const metadata = resourceMetadataUrl(config.PUBLIC_URL, path)
     const diagnosis = { audiences: advertisedAudiences, resource: resourceIdentifier(config.PUBLIC_URL, path) }
@@ -117,7 +141,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
       throw invalidTokenError(diagnoseFailure({ message: 'aud' }, token, diagnosis), metadata, scopes)
     }
     request.caller = callerFromClaims(claims)
-  })
+  }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry'] })
+export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry', 'rate-limit'] })

@@ -1,20 +1,24 @@
 /**
  * The MCP endpoint: stateless Streamable HTTP at POST /mcp and POST / (people paste
  * either as the connector URL). Hooks, in request order:
- *   onRequest     fastify.authenticate — a verified caller, or a 401 challenge
+ *   onRequest     fastify.authenticate — a verified caller, or a 401 challenge — then the
+ *                 caller's request budget (per user, not per address: many users share
+ *                 the addresses of ChatGPT's and Claude's backends)
  *   preValidation read the one JSON-RPC message (the SDK classifies it)
- *   preHandler    the tool's required scopes, from the tool registry
+ *   preHandler    the tool's required scopes, from the tool registry, then the tool's own
+ *                 budget when it declares one
  * and the handler serves the message with a fresh McpServer.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { CallToolResult } from '@modelcontextprotocol/server'
-import { missingScopes } from '../../lib/caller.ts'
+import { missingScopes, type Caller } from '../../lib/caller.ts'
 import { CallerMissingError, MethodNotAllowedError } from '../../lib/errors.ts'
 import { insufficientScopeChallenge, insufficientScopeError, resourceMetadataUrl } from '../../lib/auth/challenges.ts'
 import { McpDispatcher } from '../../lib/mcp/dispatcher.ts'
 import { mcpErrorHandler } from '../../lib/mcp/json-rpc-errors.ts'
 import { readMcpMessage, type McpMessage } from '../../lib/mcp/message.ts'
 import { createServerFactory } from '../../lib/mcp/server-factory.ts'
+import { Budget, callerKey } from '../../lib/rate-limit/budget.ts'
 import { MCP_ENDPOINT_PATHS } from '../../lib/resource.ts'
 
 declare module 'fastify' {
@@ -40,6 +44,35 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.decorateRequest('mcpMessage', null)
   fastify.decorateRequest('scopeChallengeResult', null)
   fastify.setErrorHandler(mcpErrorHandler)
+
+  // Budgets count in the store of @fastify/rate-limit (Redis when configured); one counter serves both paths.
+  const windowMs = config.RATE_LIMIT_WINDOW_S * 1000
+  const callerBudget = config.RATE_LIMIT_CALLER_MAX > 0
+    ? Budget.create(fastify, { max: config.RATE_LIMIT_CALLER_MAX, windowMs, scope: 'per user', unit: 'MCP requests', key: (request) => `caller:${callerKey(request.caller as Caller)}` })
+    : undefined
+  const toolBudgets = new Map<string, Budget>()
+  for (const tool of registry.tools) {
+    const limit = tool.definition.rateLimit
+    if (limit === undefined) continue
+    toolBudgets.set(tool.name, Budget.create(fastify, {
+      max: limit.max,
+      windowMs: limit.timeWindowMs,
+      scope: `per user for the ${tool.name} tool`,
+      unit: 'calls',
+      key: (request) => `tool:${tool.name}:${callerKey(request.caller as Caller)}`
+    }))
+  }
+
+  async function spendCallerBudget (request: FastifyRequest, reply: FastifyReply) {
+    if (request.caller !== null) await callerBudget?.spend(request, reply)
+  }
+
+  async function spendToolBudget (request: FastifyRequest, reply: FastifyReply) {
+    const toolName = request.mcpMessage?.toolName
+    // A call refused for its scopes (as a tool result) does not run, so it costs nothing.
+    if (toolName === undefined || request.caller === null || request.scopeChallengeResult !== null) return
+    await toolBudgets.get(toolName)?.spend(request, reply)
+  }
 
   async function readMessage (request: FastifyRequest) {
     request.mcpMessage = readMcpMessage(request.body, request.headers)
@@ -86,9 +119,11 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
   for (const url of MCP_ENDPOINT_PATHS) {
     fastify.post(url, {
       bodyLimit: MAX_MESSAGE_BYTES,
-      onRequest: fastify.authenticate,
+      // Not the plugin's per-address limit: authenticate and the caller budget count instead.
+      config: { rateLimit: false },
+      onRequest: [fastify.authenticate, spendCallerBudget],
       preValidation: readMessage,
-      preHandler: enforceToolScopes
+      preHandler: [enforceToolScopes, spendToolBudget]
     }, serve)
     // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
     fastify.route({ method: ['GET', 'DELETE'], url, handler: methodNotAllowed })
