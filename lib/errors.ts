@@ -55,6 +55,20 @@ export const RateLimitUnavailableError = createError(
   503
 )
 
+/** DNS-rebinding protection on the MCP endpoint (MCP transport spec: validate Origin). */
+export const OriginNotAllowedError = createError(
+  'MCPGW_ORIGIN_NOT_ALLOWED',
+  '%s: browsers on this origin may not call this MCP server (the operator can allow it with ALLOWED_ORIGINS)',
+  403
+)
+
+/** DNS-rebinding protection of a server bound to loopback: the Host must name this server. */
+export const HostNotAllowedError = createError(
+  'MCPGW_HOST_NOT_ALLOWED',
+  '%s: this server is bound to a loopback address and answers only to localhost, 127.0.0.1, [::1] and the host of PUBLIC_URL',
+  403
+)
+
 /** Which JSON-RPC code each HTTP-level failure maps to, Fastify's own errors included. */
 export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: JsonRpcCode.ParseError,
@@ -65,6 +79,8 @@ export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   MCPGW_METHOD_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_BATCH_NOT_SUPPORTED: JsonRpcCode.InvalidRequest,
   MCPGW_UNSUPPORTED_PROTOCOL_VERSION: JsonRpcCode.ServerError,
+  MCPGW_ORIGIN_NOT_ALLOWED: JsonRpcCode.ServerError,
+  MCPGW_HOST_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_RATE_LIMITED: JsonRpcCode.RateLimited,
   MCPGW_RATE_LIMIT_UNAVAILABLE: JsonRpcCode.ServerError
 }

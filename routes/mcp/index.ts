@@ -1,6 +1,7 @@
 /**
  * The MCP endpoint: stateless Streamable HTTP at POST /mcp and POST / (people paste
  * either as the connector URL). Hooks, in request order:
+ *   onRequest     (this scope) Host when bound to loopback, Origin, CORS headers
  *   onRequest     fastify.authenticate — a verified caller, or a 401 challenge — then the
  *                 caller's request budget (per user, not per address: many users share
  *                 the addresses of ChatGPT's and Claude's backends)
@@ -12,12 +13,14 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { CallToolResult } from '@modelcontextprotocol/server'
 import { missingScopes, type Caller } from '../../lib/caller.ts'
+import { originAllowList } from '../../lib/config.ts'
 import { CallerMissingError, MethodNotAllowedError } from '../../lib/errors.ts'
 import { insufficientScopeChallenge, insufficientScopeError, resourceMetadataUrl } from '../../lib/auth/challenges.ts'
 import { McpDispatcher } from '../../lib/mcp/dispatcher.ts'
 import { mcpErrorHandler } from '../../lib/mcp/json-rpc-errors.ts'
 import { readMcpMessage, type McpMessage } from '../../lib/mcp/message.ts'
 import { createServerFactory } from '../../lib/mcp/server-factory.ts'
+import { allowCrossOrigin, answerPreflight, hostCheck, isLoopbackHost, originCheck } from '../../lib/mcp/cross-origin.ts'
 import { Budget, callerKey } from '../../lib/rate-limit/budget.ts'
 import { MCP_ENDPOINT_PATHS } from '../../lib/resource.ts'
 
@@ -44,6 +47,11 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.decorateRequest('mcpMessage', null)
   fastify.decorateRequest('scopeChallengeResult', null)
   fastify.setErrorHandler(mcpErrorHandler)
+
+  // DNS-rebinding protection, then CORS for the origins that passed.
+  if (isLoopbackHost(config.HOST)) fastify.addHook('onRequest', hostCheck(config.PUBLIC_URL))
+  fastify.addHook('onRequest', originCheck(originAllowList(config)))
+  fastify.addHook('onRequest', allowCrossOrigin)
 
   // Budgets count in the store of @fastify/rate-limit (Redis when configured); one counter serves both paths.
   const windowMs = config.RATE_LIMIT_WINDOW_S * 1000
@@ -127,6 +135,8 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
     }, serve)
     // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
     fastify.route({ method: ['GET', 'DELETE'], url, handler: methodNotAllowed })
+    // CORS preflight of browser-based clients (the Origin check above already ran).
+    fastify.options(url, answerPreflight)
   }
 }
 
