@@ -55,6 +55,9 @@ export const RateLimitUnavailableError = createError(
   503
 )
 
+/** The event loop is saturated: the request is shed instead of queued (@fastify/under-pressure). */
+export const OverloadedError = createError('MCPGW_OVERLOADED', 'The server is overloaded; retry in a few seconds', 503)
+
 /** DNS-rebinding protection on the MCP endpoint (MCP transport spec: validate Origin). */
 export const OriginNotAllowedError = createError(
   'MCPGW_ORIGIN_NOT_ALLOWED',
@@ -82,7 +85,8 @@ export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   MCPGW_ORIGIN_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_HOST_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_RATE_LIMITED: JsonRpcCode.RateLimited,
-  MCPGW_RATE_LIMIT_UNAVAILABLE: JsonRpcCode.ServerError
+  MCPGW_RATE_LIMIT_UNAVAILABLE: JsonRpcCode.ServerError,
+  MCPGW_OVERLOADED: JsonRpcCode.ServerError
 }
 
 /** What an error may carry besides its message; both error handlers honour it. */
