@@ -8,6 +8,12 @@ import { connect, createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 
+/** Servers still running; killed if the test process exits without stopping them (a crash). */
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -47,6 +53,8 @@ export class RedisServer {
     })
     failed.catch(() => {})
     this.#process = child
+    running.add(child)
+    child.once('exit', () => running.delete(child))
     for (let attempt = 0; attempt < 100; attempt++) {
       if (await Promise.race([pong(this.port), failed])) return this
       await sleep(50)
