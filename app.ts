@@ -1,14 +1,16 @@
 /**
- * The application as one Fastify plugin: configuration first, then third-party
- * plugins (plugins/external), our shared plugins (plugins/app), then the routes.
+ * The application as one Fastify plugin: configuration and readiness first, then
+ * third-party plugins (plugins/external), our shared plugins (plugins/app), then the routes.
  * server.ts runs it in production; `fastify start` (npm run dev) and the tests load
  * it the same way.
  */
+import type { Server } from 'node:http'
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import configPlugin from './plugins/app/config.ts'
-import { loadConfig, type Config } from './lib/config.ts'
+import healthPlugin from './plugins/app/health.ts'
+import { loadConfig, trustProxySetting, type Config } from './lib/config.ts'
 import type { ErrorExtras } from './lib/errors.ts'
 import type { ToolDefinition } from './lib/tool.ts'
 
@@ -20,13 +22,33 @@ export interface AppOptions {
 }
 
 /** Fastify server options for a configuration (server.ts, tests, and `fastify start -o`). */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: { level: config.LOG_LEVEL },
-    bodyLimit: 1024 * 1024,
+    // Forms, metadata and tokens are small; the MCP route allows 1 MiB for tool arguments.
+    bodyLimit: 128 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     // Request ids are ours to make; a client-sent id is never trusted into the logs.
-    requestIdHeader: false
+    requestIdHeader: false,
+    // Client addresses (rate limits, logs) come from X-Forwarded-For only through the proxies
+    // TRUST_PROXY names. Nothing reads X-Forwarded-Host/-Proto: URLs are built from PUBLIC_URL.
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
+    // Idle keep-alive connections outlive the load balancer's (Google's front ends keep
+    // backend connections up to 600 s): if the server closed first, the balancer could send
+    // a request down a connection being closed and answer 502.
+    keepAliveTimeout: 620_000,
+    // The whole request (headers and a body up to 1 MiB) must arrive within 30 s, headers
+    // within 10 s: slow-drip clients cannot hold sockets. Node measures both per request,
+    // from its first byte, so they neither cut idle keep-alive connections nor long tool
+    // calls (the response may take as long as the tool needs; SSE streams send keep-alives).
+    requestTimeout: 30_000,
+    // No socket inactivity timeout: a tool may compute for minutes without sending a byte.
+    connectionTimeout: 0,
+    http: {
+      headersTimeout: 10_000,
+      // 16 KiB of headers: room for an 8 KiB access token (lib/auth) and the usual rest.
+      maxHeaderSize: 16 * 1024
+    }
   }
 }
 
@@ -42,7 +64,8 @@ export const options = (() => {
 
 function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  const level = error.logLevel ?? (status >= 500 ? 'error' : undefined)
+  if (level !== undefined) request.log[level]({ err: error }, 'request failed')
   if (error.headers !== undefined) reply.headers(error.headers)
   reply.code(status)
   if (error.oauthError !== undefined) return reply.send({ error: error.oauthError, error_description: error.message })
@@ -53,8 +76,10 @@ function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRe
 // Two parameters: fastify-cli refuses a root plugin that declares fewer.
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config: opts.config })
+  // Readiness before the autoloaded plugins: those of both folders report their dependencies to it.
+  await fastify.register(healthPlugin)
   fastify.setErrorHandler(rootErrorHandler)
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/external'), options: { ...opts } })
-  await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/app'), ignorePattern: /^config\.[tj]s$/, options: { ...opts } })
+  await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/app'), ignorePattern: /^(config|health)\.[tj]s$/, options: { ...opts } })
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'routes'), dirNameRoutePrefix: false, options: { ...opts } })
 }

@@ -5,6 +5,7 @@
  * defaults. The README's configuration table is generated from the same
  * descriptions (`npm run config:table`).
  */
+import { isIP } from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 
@@ -59,7 +60,48 @@ export const ConfigSchema = Type.Object({
     clientSecret: Type.Optional(Type.String({ minLength: 1 }))
   }, { additionalProperties: false }), {
     description: 'More trusted issuers (e.g. while migrating between IdPs), as JSON: `[{"issuer":"https://old.example/","audience":["api://old"],"jwksUri":…,"introspectionUrl":…,"clientId":…,"clientSecret":…}]`; each has its own metadata, keys and accepted audiences (besides this server\'s resource identifiers).'
-  }))
+  })),
+  TRUST_PROXY: Type.Optional(Type.String({
+    description: 'Which proxies to believe about the client address (`X-Forwarded-For`): a hop count (Cloud Run: `1`; an external Application Load Balancer in front of Cloud Run: `2`) or a comma-separated list of proxy addresses and CIDRs. Unset: the TCP peer is the client. Only the client address is taken from proxy headers; URLs are always built from `PUBLIC_URL`.'
+  })),
+  ALLOWED_ORIGINS: Type.Optional(Type.String({
+    description: 'Browser origins allowed to call the MCP endpoint (`Origin` check and CORS), comma-separated, e.g. `https://inspector.example.com`. The origin of `PUBLIC_URL` is always allowed; requests without `Origin` (server-side clients) always pass. Matched by hostname as the MCP SDK does (scheme and port are not compared). `chrome-extension://<id>` admits one extension, `moz-extension://*` any Firefox extension.'
+  })),
+  REDIS_URL: Type.Optional(Type.String({
+    description: '`redis://` or `rediss://` URL of a Redis shared by all instances, which then hold their rate-limit counters there. Unset: counters are kept in memory, per instance.'
+  })),
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, default: 'mcp-gateway:', description: 'Prefix of every Redis key; deployments that share a Redis need different prefixes.' }),
+  RATE_LIMIT_FAIL: Type.Enum(['open', 'closed'], {
+    default: 'open',
+    description: 'While Redis is unreachable: `open` serves requests without rate limits, `closed` refuses rate-limited requests with `503` and `Retry-After`. Either way the outage is logged once at error level and the recovery once; the client reconnects by itself.'
+  }),
+  RATE_LIMIT_WINDOW_S: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'Length in seconds of the (fixed) window the `RATE_LIMIT_*_MAX` budgets count in.' }),
+  RATE_LIMIT_CALLER_MAX: Type.Integer({
+    minimum: 0,
+    default: 600,
+    description: 'MCP requests per window per user (the token\'s `iss` + `sub`), shared by all their clients and addresses. Tools can declare a tighter budget of their own. 0 turns the limit off.'
+  }),
+  RATE_LIMIT_IP_MAX: Type.Integer({
+    minimum: 0,
+    default: 600,
+    description: 'Requests per window per client address for traffic without a token: discovery documents and MCP requests without `Authorization` (IPv6 clients count per /64). Many users can share an address (offices, ChatGPT\'s and Claude\'s backends), so keep it generous. 0 turns the limit off.'
+  }),
+  RATE_LIMIT_AUTH_FAILURE_MAX: Type.Integer({
+    minimum: 0,
+    default: 30,
+    description: 'Rejected access tokens per window per client address. Beyond it, requests with a token from that address get `429` without being verified until the window ends, which makes token guessing slow. 0 turns the limit off.'
+  }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: 'Mean event-loop delay (sampled every second) above which requests are refused with `503` and `Retry-After` instead of queueing without bound. 0 turns the check off.'
+  }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0,
+    description: 'Event-loop utilisation (0 to 1, per one-second sample) above which requests are refused with `503` and `Retry-After`, e.g. `0.98`. Off (0) by default: one second of CPU-bound work, such as start-up, would trip it, whereas the event-loop delay measures the queueing itself.'
+  })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -203,5 +245,79 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       throw new ConfigError('OAUTH_EXTRA_ISSUERS', `${at} has an introspectionUrl but no clientId and clientSecret to call it with`)
     }
   }
+  if (config.REDIS_URL !== undefined) checkRedisUrl(config.REDIS_URL)
+  trustProxySetting(config.TRUST_PROXY)
+  originAllowList(config)
   return config
+}
+
+/** The value is not quoted back: it may carry a password. */
+function checkRedisUrl (value: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {}
+  if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError('REDIS_URL', 'REDIS_URL is not a Redis URL: expected e.g. REDIS_URL=redis://10.0.0.3:6379 (or rediss:// for TLS)')
+  }
+}
+
+/** proxy-addr's names for address ranges, accepted in TRUST_PROXY. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isAddressOrCidr (entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`: false (unset), trust of the first N hops, or the
+ * proxies' addresses. `true` (believe any X-Forwarded-For) is refused: a client could claim any address.
+ */
+export function trustProxySetting (value: string | undefined): false | string[] | ((address: string, hop: number) => boolean) {
+  if (value === undefined || /^(false|0|no|off)$/i.test(value)) return false
+  if (/^\d+$/.test(value)) {
+    // What proxy-addr does with a number, in the form Fastify's types accept: hop 0 is the TCP peer.
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
+  const entries = listOf(value)
+  if (/^(true|yes|on)$/i.test(value)) {
+    throw new ConfigError('TRUST_PROXY', `TRUST_PROXY=${value} would let any client claim any address in X-Forwarded-For: set the number of proxies in front of the server (Cloud Run: TRUST_PROXY=1) or their addresses`)
+  }
+  const bad = entries.find((entry) => !isAddressOrCidr(entry))
+  if (bad !== undefined) {
+    throw new ConfigError('TRUST_PROXY', `TRUST_PROXY: ${JSON.stringify(bad)} is neither a hop count nor an IP address or CIDR: expected e.g. TRUST_PROXY=1 or TRUST_PROXY=10.0.0.0/8,192.168.1.7`)
+  }
+  return entries
+}
+
+/**
+ * The Origin allow-list of the MCP endpoint, as the MCP SDK's validators take it:
+ * hostnames (PUBLIC_URL's first), plus `<scheme>://*` entries for browser extensions.
+ */
+export function originAllowList (config: Pick<Config, 'PUBLIC_URL' | 'ALLOWED_ORIGINS'>): string[] {
+  const hostnames = [new URL(config.PUBLIC_URL).hostname]
+  for (const entry of listOf(config.ALLOWED_ORIGINS)) {
+    if (/^[a-z][a-z0-9+.-]*:\/\/\*$/.test(entry) && !/^https?:/.test(entry)) {
+      hostnames.push(entry)
+      continue
+    }
+    if (entry.includes('*')) {
+      throw new ConfigError('ALLOWED_ORIGINS', `ALLOWED_ORIGINS: ${JSON.stringify(entry)}: websites cannot be admitted by wildcard (only browser extensions, e.g. moz-extension://*); list each origin`)
+    }
+    let url: URL | undefined
+    try {
+      url = new URL(entry)
+    } catch {}
+    if (url === undefined || url.hostname === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.username !== '') {
+      throw new ConfigError('ALLOWED_ORIGINS', `ALLOWED_ORIGINS: ${JSON.stringify(entry)} is not an origin: expected e.g. ALLOWED_ORIGINS=https://inspector.example.com,http://localhost:6274`)
+    }
+    hostnames.push(url.hostname)
+  }
+  return [...new Set(hostnames)]
 }

@@ -45,6 +45,33 @@ export const CallerMissingError = createError(
   500
 )
 
+/** A rate-limit budget is spent; the message names the budget, `Retry-After` says when it refills. */
+export const RateLimitedError = createError('MCPGW_RATE_LIMITED', '%s', 429)
+
+/** RATE_LIMIT_FAIL=closed and the shared counters (Redis) cannot be reached. */
+export const RateLimitUnavailableError = createError(
+  'MCPGW_RATE_LIMIT_UNAVAILABLE',
+  'Requests cannot be counted against their rate limits right now (the rate-limit store is unreachable); retry shortly',
+  503
+)
+
+/** The event loop is saturated: the request is shed instead of queued (@fastify/under-pressure). */
+export const OverloadedError = createError('MCPGW_OVERLOADED', 'The server is overloaded; retry in a few seconds', 503)
+
+/** DNS-rebinding protection on the MCP endpoint (MCP transport spec: validate Origin). */
+export const OriginNotAllowedError = createError(
+  'MCPGW_ORIGIN_NOT_ALLOWED',
+  '%s: browsers on this origin may not call this MCP server (the operator can allow it with ALLOWED_ORIGINS)',
+  403
+)
+
+/** DNS-rebinding protection of a server bound to loopback: the Host must name this server. */
+export const HostNotAllowedError = createError(
+  'MCPGW_HOST_NOT_ALLOWED',
+  '%s: this server is bound to a loopback address and answers only to localhost, 127.0.0.1, [::1] and the host of PUBLIC_URL',
+  403
+)
+
 /** Which JSON-RPC code each HTTP-level failure maps to, Fastify's own errors included. */
 export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: JsonRpcCode.ParseError,
@@ -54,7 +81,12 @@ export const jsonRpcCodeByErrorCode: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: JsonRpcCode.ServerError,
   MCPGW_METHOD_NOT_ALLOWED: JsonRpcCode.ServerError,
   MCPGW_BATCH_NOT_SUPPORTED: JsonRpcCode.InvalidRequest,
-  MCPGW_UNSUPPORTED_PROTOCOL_VERSION: JsonRpcCode.ServerError
+  MCPGW_UNSUPPORTED_PROTOCOL_VERSION: JsonRpcCode.ServerError,
+  MCPGW_ORIGIN_NOT_ALLOWED: JsonRpcCode.ServerError,
+  MCPGW_HOST_NOT_ALLOWED: JsonRpcCode.ServerError,
+  MCPGW_RATE_LIMITED: JsonRpcCode.RateLimited,
+  MCPGW_RATE_LIMIT_UNAVAILABLE: JsonRpcCode.ServerError,
+  MCPGW_OVERLOADED: JsonRpcCode.ServerError
 }
 
 /** What an error may carry besides its message; both error handlers honour it. */
@@ -65,4 +97,19 @@ export interface ErrorExtras {
   jsonRpcData?: unknown
   /** An OAuth 2.0 error (RFC 6750 §3.1): rendered as `{ error, error_description }`. */
   oauthError?: string
+  /**
+   * Log level of this failure in the request log (5xx default to error). Refusals whose cause
+   * is reported once elsewhere (overload, a Redis outage) use debug, so a flood of them cannot
+   * flood the log too.
+   */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error'
+}
+
+/** A 429 for a spent budget, with the headers that say when to retry and the JSON-RPC code MCP clients expect. */
+export function rateLimitedError (message: string, retryAfterSeconds: number, headers: Record<string, string> = {}): Error & ErrorExtras {
+  return Object.assign(new RateLimitedError(message), {
+    headers: { ...headers, 'retry-after': String(retryAfterSeconds) },
+    jsonRpcData: { retryAfterSeconds },
+    logLevel: 'info' as const
+  })
 }

@@ -79,6 +79,10 @@ export class ToolRegistry {
         if (!SCOPE_TOKEN.test(scope)) throw new Error(`Tool ${name}: scope ${JSON.stringify(scope)} is not a valid OAuth scope token`)
       }
       if (definition.input.type !== 'object') throw new Error(`Tool ${name}: the input schema must be an object schema`)
+      const { rateLimit } = definition
+      if (rateLimit !== undefined && !(Number.isSafeInteger(rateLimit.max) && rateLimit.max > 0 && Number.isSafeInteger(rateLimit.timeWindowMs) && rateLimit.timeWindowMs >= 1000)) {
+        throw new Error(`Tool ${name}: rateLimit needs a positive whole max and a timeWindowMs of at least 1000, got ${JSON.stringify(rateLimit)}`)
+      }
       const inputSchema = standardSchema(definition.input)
       const outputSchema = standardSchema(definition.output)
       const securitySchemes = [{ type: 'oauth2', scopes: [...requiredScopes] }]

@@ -24,7 +24,15 @@ export interface BuiltApp {
 }
 
 export async function build (t: Test, { env = {}, tools, listen = false }: BuildOptions = {}): Promise<BuiltApp> {
-  const baseEnv = { NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', PORT: '0', ...env }
+  const baseEnv = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    // Tests run the app in the test's own process, beside key generation and browsers that stall
+    // the event loop; load shedding would answer 503 at random. test/plugins/under-pressure.test.ts turns it on.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...env
+  }
   let config = loadConfig(baseEnv)
   let url = ''
   const fastify = Fastify(serverOptions(config))

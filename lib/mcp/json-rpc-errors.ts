@@ -9,8 +9,7 @@ import { JsonRpcCode, jsonRpcCodeByErrorCode, type ErrorExtras } from '../errors
 export function mcpErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
   if (error.headers !== undefined) reply.headers(error.headers)
-  if (status >= 500) request.log.error({ err: error }, 'MCP request failed')
-  else request.log.info({ err: error }, 'MCP request refused')
+  request.log[error.logLevel ?? (status >= 500 ? 'error' : 'info')]({ err: error }, status >= 500 ? 'MCP request failed' : 'MCP request refused')
   reply.code(status)
   if (error.oauthError !== undefined) return reply.send({ error: error.oauthError, error_description: error.message })
 

@@ -24,6 +24,8 @@ import { audiencesOf, callerFromClaims } from '../../lib/auth/token-claims.ts'
 import type { TrustedIssuer } from '../../lib/auth/trusted-issuer.ts'
 import { diagnoseFailure, diagnoseShape, TokenRejection, unverifiedClaims } from '../../lib/auth/token-diagnosis.ts'
 import { VerifiedTokenCache } from '../../lib/auth/verified-token-cache.ts'
+import { Budget, PER_ADDRESS_SCOPE } from '../../lib/rate-limit/budget.ts'
+import { FailedAuthentications } from '../../lib/rate-limit/failed-authentications.ts'
 import { introspect, IntrospectionUnavailableError, looksLikeJwt, type IntrospectionEndpoint } from '../../lib/auth/introspection.ts'
 
 declare module 'fastify' {
@@ -149,7 +151,29 @@ const auth: FastifyPluginAsync = async (fastify) => {
     throw new TokenRejection('the identity provider says this token is not active (expired, revoked, or not one of its tokens)')
   }
 
+  // Rate limits around verification: requests without a token count against the per-address
+  // budget the discovery documents use; rejected tokens against their own, stricter one.
+  const windowMs = config.RATE_LIMIT_WINDOW_S * 1000
+  const anonymous = config.RATE_LIMIT_IP_MAX > 0
+    ? new Budget(fastify.createRateLimit(), { max: config.RATE_LIMIT_IP_MAX, windowMs, scope: PER_ADDRESS_SCOPE })
+    : undefined
+  const failures = config.RATE_LIMIT_AUTH_FAILURE_MAX > 0 ? new FailedAuthentications(fastify, config.RATE_LIMIT_AUTH_FAILURE_MAX, windowMs) : undefined
+
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    if (request.headers.authorization === undefined) {
+      await anonymous?.spend(request)
+      return verify(request)
+    }
+    failures?.refuseIfBlocked(request)
+    try {
+      await verify(request)
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 401) await failures?.record(request)
+      throw error
+    }
+  })
+
+  async function verify (request: FastifyRequest): Promise<void> {
     const path = request.routeOptions.url ?? request.url
     const metadata = resourceMetadataUrl(config.PUBLIC_URL, path)
     const token = bearerToken(request, metadata)
@@ -170,7 +194,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
       throw error
     }
     ;(opaque ? introspected : verified).set(token, request.caller)
-  })
+  }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry'] })
+export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry', 'rate-limit'] })

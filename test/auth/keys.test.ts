@@ -19,7 +19,7 @@ async function setup (t: Test): Promise<{ issuer: TestIssuer, call: (token: stri
   const issuer = await startTestIssuer()
   t.after(() => issuer.stop())
   // No verified-token cache: every call exercises the key lookup.
-  const { app, config } = await build(t, { env: { OAUTH_ISSUER: issuer.issuer, TOKEN_CACHE_SIZE: '0' } })
+  const { app, config } = await build(t, { env: { OAUTH_ISSUER: issuer.issuer, TOKEN_CACHE_SIZE: '0', RATE_LIMIT_AUTH_FAILURE_MAX: '0' } })
   const audience = `${config.PUBLIC_URL}/mcp`
   const call = async (token: string) => (await app.inject({
     method: 'POST',

@@ -17,7 +17,9 @@ async function twoIssuers (t: Test) {
     env: {
       OAUTH_ISSUER: primary.issuer,
       OAUTH_AUDIENCE: 'https://primary.example/api',
-      OAUTH_EXTRA_ISSUERS: JSON.stringify([{ issuer: second.issuer, audience: ['api://second'] }])
+      OAUTH_EXTRA_ISSUERS: JSON.stringify([{ issuer: second.issuer, audience: ['api://second'] }]),
+      // Many rejected tokens from one address on purpose: the per-address failure budget is tested elsewhere.
+      RATE_LIMIT_AUTH_FAILURE_MAX: '0'
     }
   })
   const call = (token: string) => app.inject({
@@ -78,6 +80,7 @@ async function withIntrospection (t: Test, env: Record<string, string> = {}) {
       OAUTH_INTROSPECTION_URL: `${issuer.issuer}/introspect`,
       OAUTH_CLIENT_ID: issuer.introspectionClient.id,
       OAUTH_CLIENT_SECRET: issuer.introspectionClient.secret,
+      RATE_LIMIT_AUTH_FAILURE_MAX: '0',
       ...env
     }
   })
