@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync } from 'fastify'
-import { listOf } from '../../lib/config.ts'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { listOf, usesEmbeddedIssuer } from '../../lib/config.ts'
 import { acceptedAudiences } from '../../lib/resource.ts'
+import { fetchJson, FetchJsonError, type JsonFetcher } from '../../lib/auth/fetch-json.ts'
 import { TrustedIssuer } from '../../lib/auth/trusted-issuer.ts'
 
 declare module 'fastify' {
@@ -11,12 +12,32 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Reads documents this server publishes itself through `fastify.inject`: the embedded
+ * development authorization server is verified like any issuer, without this process
+ * calling itself through PUBLIC_URL (which may be a tunnel, or not answer yet).
+ */
+function inProcessFetcher (fastify: FastifyInstance, publicUrl: string): JsonFetcher {
+  return async (url) => {
+    const target = new URL(url)
+    if (target.origin !== publicUrl) return fetchJson(url)
+    const response = await fastify.inject({ method: 'GET', url: target.pathname + target.search, headers: { accept: 'application/json' } })
+    if (response.statusCode !== 200) throw new FetchJsonError(url, `HTTP ${response.statusCode}`, response.statusCode)
+    try {
+      return response.json()
+    } catch {
+      throw new FetchJsonError(url, 'the answer is not JSON', response.statusCode)
+    }
+  }
+}
+
 const oauthIssuers: FastifyPluginAsync = async (fastify) => {
   const { config } = fastify
   const issuer = new TrustedIssuer({
     issuer: config.OAUTH_ISSUER,
     audiences: acceptedAudiences(config.PUBLIC_URL, listOf(config.OAUTH_AUDIENCE)),
-    jwksUri: config.JWKS_URI
+    jwksUri: config.JWKS_URI,
+    ...(usesEmbeddedIssuer(config) && { fetch: inProcessFetcher(fastify, config.PUBLIC_URL) })
   })
   fastify.decorate('issuers', [issuer])
 
@@ -25,8 +46,8 @@ const oauthIssuers: FastifyPluginAsync = async (fastify) => {
     return { ready: states.every((state) => state.ready), issuers: states }
   })
 
-  // Warm the keys once the server listens (an embedded issuer is only reachable then);
-  // until they load, /readyz says not ready and verification fetches them on demand.
+  // Warm the keys once the server listens; until they load, /readyz says not ready and
+  // verification fetches them on demand.
   fastify.addHook('onListen', async () => {
     for (const trusted of fastify.issuers) {
       trusted.keys.refresh().catch((error: Error) => {

@@ -1,0 +1,198 @@
+/**
+ * The oidc-provider configuration of the development authorization server: what MCP
+ * clients need and nothing else.
+ *
+ * - Discovery (RFC 8414 and OIDC), open Dynamic Client Registration, Client ID Metadata
+ *   Documents, authorization code with PKCE (S256, always required), refresh tokens
+ *   rotated on every use.
+ * - Resource indicators (RFC 8707): tokens are JWTs whose `aud` is the requested
+ *   resource, which must be one of this MCP server's resource identifiers; a request
+ *   without `resource` gets the first one, and one without `scope` gets every tool scope.
+ * - A person signs in on every authorization (any name, prefilled with the last one) and
+ *   picks the scopes to grant; asking again for a scope they declined asks them again,
+ *   which is what makes step-up authorization work.
+ */
+import type { Adapter, Configuration, KoaContextWithOIDC, default as ProviderType } from 'oidc-provider'
+import type { DevAuthKeys } from './keys.ts'
+import { SIGNING_ALGORITHM } from './keys.ts'
+import { redirectUriApplicationType, RedirectUriPolicyError } from './redirect-uri-policy.ts'
+
+export type OidcProviderModule = typeof import('oidc-provider')
+export type Provider = ProviderType
+
+/** Scopes every client may ask for besides the tool scopes. */
+export const OIDC_SCOPES = ['openid', 'offline_access'] as const
+
+/**
+ * oidc-provider is a devDependency: production images do not carry it, and it is only
+ * imported when the embedded server is about to run.
+ */
+export async function loadOidcProvider (importer: () => Promise<OidcProviderModule> = () => import('oidc-provider')): Promise<OidcProviderModule> {
+  // On import, oidc-provider warns about any Node release not flagged LTS, which includes
+  // the Node 26 this project pins; that one line would only alarm people on `npm start`.
+  const warn = console.warn
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING: Unsupported runtime')) return
+    warn.apply(console, args)
+  }
+  try {
+    return await importer()
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException
+    if (code === 'ERR_MODULE_NOT_FOUND' && message.includes('oidc-provider')) {
+      throw new Error('The embedded development authorization server needs the oidc-provider package, a devDependency that is not installed here: ' +
+        'run `npm install` with dev dependencies, or set OAUTH_ISSUER to your identity provider', { cause: error })
+    }
+    throw error
+  } finally {
+    console.warn = warn
+  }
+}
+
+export interface DevProviderOptions {
+  /** The issuer, e.g. `http://localhost:3000/oauth`; its path is where the provider is mounted. */
+  readonly issuer: string
+  /** Resource indicators a client may request; each becomes the `aud` of its tokens. The first is the default. */
+  readonly resources: readonly string[]
+  /** The tool scopes (from the tool registry), in the order to show them. */
+  readonly scopes: readonly string[]
+  readonly keys: DevAuthKeys
+  readonly adapter: (model: string) => Adapter
+  readonly accessTokenTtlSeconds: number
+  /** Renders oidc-provider's own error pages. */
+  readonly renderError: NonNullable<Configuration['renderError']>
+}
+
+const DAY = 24 * 60 * 60
+
+/** The path the provider is mounted at: the issuer's path without a trailing slash (`/oauth`). */
+export function mountPathOf (issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/$/, '')
+}
+
+export function createDevProvider (oidc: OidcProviderModule, options: DevProviderOptions): Provider {
+  const { Provider, errors, interactionPolicy } = oidc
+  const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError } = options
+  const mountPath = mountPathOf(issuer)
+  const [defaultResource] = resources
+  if (defaultResource === undefined) throw new Error('the development authorization server needs at least one resource identifier')
+  const acceptedResources = new Set(resources)
+  const toolScopes = [...scopes]
+
+  const policy = interactionPolicy.base()
+  // Sign in on every authorization: switching to another user is just typing another name.
+  policy.get('login')?.checks.add(new interactionPolicy.Check(
+    'sign_in_every_time', 'the development server asks who you are on every authorization',
+    (ctx) => ctx.oidc.result?.login === undefined
+  ))
+  // The built-in consent checks treat a scope declined before as answered; ask again when
+  // it is requested again (step-up), unless the person has just answered in this flow.
+  policy.get('consent')?.checks.add(new interactionPolicy.Check(
+    'declined_scopes_requested', 'a scope that was not granted is requested again',
+    (ctx) => ctx.oidc.result?.consent === undefined && requestsUngrantedScope(ctx)
+  ))
+
+  const configuration: Configuration = {
+    adapter,
+    jwks: { keys: keys.signing.map((jwk) => ({ ...jwk })) },
+    cookies: {
+      keys: [...keys.cookieKeys],
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' }
+    },
+    scopes: [...OIDC_SCOPES, ...toolScopes],
+    claims: { openid: ['sub'] },
+    responseTypes: ['code'],
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      // The resource server takes Bearer tokens only: no DPoP-bound ones.
+      dPoP: { enabled: false },
+      // Authorization requests arrive as plain redirects (where the default scope is applied).
+      pushedAuthorizationRequests: { enabled: false },
+      registration: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? defaultResource,
+        // The token request may omit `resource`: the one granted at authorization applies.
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (!acceptedResources.has(resourceIndicator)) {
+            throw new errors.InvalidTarget(`this development authorization server only issues tokens for ${resources.join(', ')}; ${resourceIndicator} is not one of them`)
+          }
+          return {
+            scope: toolScopes.join(' '),
+            audience: resourceIndicator,
+            accessTokenTTL: accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: SIGNING_ALGORITHM } }
+          }
+        }
+      }
+    },
+    extraClientMetadata: {
+      // RFC 7591 fields MCP clients send (kept instead of stripped); their validator is the
+      // one hook oidc-provider runs before its own checks, so it applies the redirect URI policy.
+      properties: ['software_id', 'software_version'],
+      validator (_ctx, key, _value, metadata) {
+        if (key !== 'software_id' || !Array.isArray(metadata.redirect_uris)) return
+        try {
+          metadata.application_type = redirectUriApplicationType(metadata.redirect_uris, metadata.application_type)
+        } catch (error) {
+          if (error instanceof RedirectUriPolicyError) throw new errors.InvalidClientMetadata(error.message)
+          throw error
+        }
+      }
+    },
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`
+    },
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    // Refresh tokens for clients registered for them, unless the person unticked offline_access.
+    issueRefreshToken: (ctx, client) => client.grantTypeAllowed('refresh_token') &&
+      !(ctx.oidc.entities.Grant?.getRejectedOIDCScope().split(' ').includes('offline_access') ?? false),
+    rotateRefreshToken: () => true,
+    expiresWithSession: () => false,
+    clientBasedCORS: (_ctx, origin, client) => client.clientAuthMethod === 'none' && client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) === true,
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      IdToken: 60 * 60,
+      Interaction: 60 * 60,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+      RefreshToken: 14 * DAY
+    },
+    renderError
+  }
+
+  const provider = new Provider(issuer, configuration)
+  // Set the tool scopes when none are asked for, before oidc-provider reads the request.
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/auth' && (ctx.query.scope === undefined || ctx.query.scope === '')) {
+      ctx.query = { ...ctx.query, scope: toolScopes.join(' ') }
+    }
+    await next()
+  })
+  return provider
+}
+
+/** A requested scope the person has not granted (declined ones included). */
+function requestsUngrantedScope (ctx: KoaContextWithOIDC): boolean {
+  const { oidc } = ctx
+  const grant = oidc.grant
+  if (grant === undefined) return false
+  const grantedOidc = new Set(grant.getOIDCScope().split(' '))
+  for (const scope of oidc.requestParamOIDCScopes) if (!grantedOidc.has(scope)) return true
+  for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+    const granted = new Set(grant.getResourceScope(indicator).split(' '))
+    for (const scope of oidc.requestParamScopes) if (server.scopes.has(scope) && !granted.has(scope)) return true
+  }
+  return false
+}
