@@ -51,6 +51,22 @@ const InteractionStepError = createError('MCPGW_DEV_AUTH_INTERACTION_STEP', 'Thi
 const ScopeNotOfferedError = createError('MCPGW_DEV_AUTH_SCOPE_NOT_OFFERED', 'The form grants scopes that were not requested: %s', 400)
 
 const USERNAME = /^[^\p{C}]{1,100}$/u
+/** Remembers the last name typed, to prefill the login page (sessions do not outlive an authorization). */
+const NAME_COOKIE = 'mcpgw_dev_auth_name'
+
+function lastNameFrom (cookieHeader: string | undefined): string | undefined {
+  for (const pair of cookieHeader?.split(';') ?? []) {
+    const at = pair.indexOf('=')
+    if (at === -1 || pair.slice(0, at).trim() !== NAME_COOKIE) continue
+    try {
+      const name = decodeURIComponent(pair.slice(at + 1).trim())
+      return USERNAME.test(name) ? name : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
 
 /** Request-scoped details of a page being answered. */
 interface InteractionView {
@@ -207,7 +223,7 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
 
     const actions = (uid: string) => ({ base: `${mount}/interaction/${encodeURIComponent(uid)}` })
 
-    function renderLogin (reply: FastifyReply, view: InteractionView, status = 200, username?: string, error?: string): FastifyReply {
+    function renderLogin (request: FastifyRequest, reply: FastifyReply, view: InteractionView, status = 200, username?: string, error?: string): FastifyReply {
       const { base } = actions(view.uid)
       return sendPage(reply, status, loginPage({
         action: `${base}/login`,
@@ -215,7 +231,7 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
         clientName: view.clientName,
         resourceName,
         returnsTo: describeRedirect(view.redirectUri),
-        username: username ?? view.accountId,
+        username: username ?? lastNameFrom(request.headers.cookie),
         error
       }), view)
     }
@@ -257,7 +273,7 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
 
     pages.get<{ Params: { uid: string } }>(`${mount}/interaction/:uid`, async (request, reply) => {
       const view = await viewOf(request, reply)
-      if (view.promptName === 'login') return renderLogin(reply, view)
+      if (view.promptName === 'login') return renderLogin(request, reply, view)
       if (view.promptName === 'consent') return renderConsent(reply, view)
       throw new InteractionStepError(view.promptName, 'sign-in or consent')
     })
@@ -269,9 +285,10 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
       const username = typeof typed === 'string' ? typed.trim() : ''
       if (!USERNAME.test(username)) {
         const error = username === '' ? 'Type a name to sign in as.' : 'Use at most 100 characters, without control characters.'
-        return renderLogin(reply, view, 400, typeof typed === 'string' ? typed : '', error)
+        return renderLogin(request, reply, view, 400, typeof typed === 'string' ? typed : '', error)
       }
       const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: username } }, { mergeWithLastSubmission: false })
+      reply.header('set-cookie', `${NAME_COOKIE}=${encodeURIComponent(username)}; Path=${mount}/interaction; Max-Age=${30 * 24 * 60 * 60}; HttpOnly; SameSite=Lax${publicOrigin.protocol === 'https:' ? '; Secure' : ''}`)
       return reply.redirect(returnTo, 303)
     })
 

@@ -8,11 +8,12 @@
  * - Resource indicators (RFC 8707): tokens are JWTs whose `aud` is the requested
  *   resource, which must be one of this MCP server's resource identifiers; a request
  *   without `resource` gets the first one, and one without `scope` gets every tool scope.
- * - A person signs in on every authorization (any name, prefilled with the last one) and
- *   picks the scopes to grant; asking again for a scope they declined asks them again,
- *   which is what makes step-up authorization work.
+ * - Every authorization starts a new sign-in session: the person types a name (any name)
+ *   and picks the scopes to grant, every time. Signing in as someone else is typing
+ *   another name, and a client asking again for a scope declined before (step-up) gets
+ *   the consent page again.
  */
-import type { Adapter, Configuration, KoaContextWithOIDC, default as ProviderType } from 'oidc-provider'
+import type { Adapter, Configuration, default as ProviderType } from 'oidc-provider'
 import type { DevAuthKeys } from './keys.ts'
 import { SIGNING_ALGORITHM } from './keys.ts'
 import { redirectUriApplicationType, RedirectUriPolicyError } from './redirect-uri-policy.ts'
@@ -71,26 +72,13 @@ export function mountPathOf (issuer: string): string {
 }
 
 export function createDevProvider (oidc: OidcProviderModule, options: DevProviderOptions): Provider {
-  const { Provider, errors, interactionPolicy } = oidc
+  const { Provider, errors } = oidc
   const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError } = options
   const mountPath = mountPathOf(issuer)
   const [defaultResource] = resources
   if (defaultResource === undefined) throw new Error('the development authorization server needs at least one resource identifier')
   const acceptedResources = new Set(resources)
   const toolScopes = [...scopes]
-
-  const policy = interactionPolicy.base()
-  // Sign in on every authorization: switching to another user is just typing another name.
-  policy.get('login')?.checks.add(new interactionPolicy.Check(
-    'sign_in_every_time', 'the development server asks who you are on every authorization',
-    (ctx) => ctx.oidc.result?.login === undefined
-  ))
-  // The built-in consent checks treat a scope declined before as answered; ask again when
-  // it is requested again (step-up), unless the person has just answered in this flow.
-  policy.get('consent')?.checks.add(new interactionPolicy.Check(
-    'declined_scopes_requested', 'a scope that was not granted is requested again',
-    (ctx) => ctx.oidc.result?.consent === undefined && requestsUngrantedScope(ctx)
-  ))
 
   const configuration: Configuration = {
     adapter,
@@ -150,7 +138,6 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
       }
     },
     interactions: {
-      policy,
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
@@ -165,7 +152,8 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
       AuthorizationCode: 60,
       IdToken: 60 * 60,
       Interaction: 60 * 60,
-      Session: 14 * DAY,
+      // A session lasts one authorization (see below).
+      Session: 60 * 60,
       Grant: 14 * DAY,
       RefreshToken: 14 * DAY
     },
@@ -173,26 +161,28 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
   }
 
   const provider = new Provider(issuer, configuration)
-  // Set the tool scopes when none are asked for, before oidc-provider reads the request.
+  const sessionCookie = provider.cookieName('session')
+  const sessionCookies = new Set([sessionCookie, `${sessionCookie}.sig`])
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === '/auth' && (ctx.query.scope === undefined || ctx.query.scope === '')) {
-      ctx.query = { ...ctx.query, scope: toolScopes.join(' ') }
+    if (ctx.method === 'GET' && ctx.path === '/auth') {
+      // A new session for every authorization request: the login and consent pages always
+      // show, and a different name is simply another user. (A remembered session would
+      // make a different name go through oidc-provider's sign-out confirmation, a page
+      // that needs JavaScript or an extra click, and would skip consent for scopes
+      // declined before, so step-up could never widen the grant.) The old session is
+      // ignored here and dropped from the browser, so the rest of the flow does not see it.
+      const cookie = ctx.get('cookie')
+      if (cookie !== '') {
+        const kept = cookie.split(';').filter((pair) => !sessionCookies.has(pair.split('=')[0]?.trim() ?? ''))
+        if (kept.length !== cookie.split(';').length) {
+          ctx.req.headers.cookie = kept.join(';')
+          ctx.cookies.set(sessionCookie, null, { signed: true })
+        }
+      }
+      // No scope asked for: every tool scope.
+      if (ctx.query.scope === undefined || ctx.query.scope === '') ctx.query = { ...ctx.query, scope: toolScopes.join(' ') }
     }
     await next()
   })
   return provider
-}
-
-/** A requested scope the person has not granted (declined ones included). */
-function requestsUngrantedScope (ctx: KoaContextWithOIDC): boolean {
-  const { oidc } = ctx
-  const grant = oidc.grant
-  if (grant === undefined) return false
-  const grantedOidc = new Set(grant.getOIDCScope().split(' '))
-  for (const scope of oidc.requestParamOIDCScopes) if (!grantedOidc.has(scope)) return true
-  for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
-    const granted = new Set(grant.getResourceScope(indicator).split(' '))
-    for (const scope of oidc.requestParamScopes) if (server.scopes.has(scope) && !granted.has(scope)) return true
-  }
-  return false
 }

@@ -80,18 +80,24 @@ test('a client with no token logs in through the browser pages, then whoami and 
   t.same(await callTool(client, 'echo', { message: 'hello from alice' }), { message: 'hello from alice' })
 })
 
-test('the bare base URL works as the connector URL', async (t) => {
+test('the bare base URL works as the connector URL; another name in the same browser is another user', async (t) => {
   const { url } = await build(t, { listen: true, env: { DEV_AUTH_DATA_DIR: dataDir(t) } })
   const callback = await callbackServer(t)
+  const browser = await launchBrowser(t)
   const provider = new MemoryOAuthProvider(callback.url)
 
-  const { client, authorizationUrl } = await connectThroughBrowser(t, await launchBrowser(t), url, provider, callback, { username: 'bob' })
+  const { client, authorizationUrl } = await connectThroughBrowser(t, browser, url, provider, callback, { username: 'bob' })
 
   t.equal(authorizationUrl.searchParams.get('resource'), url, 'the resource is the bare origin, as its metadata says')
   const me = await callTool(client, 'whoami')
   t.equal(me.sub, 'bob')
   t.same(me.audience, [url])
   t.same(await callTool(client, 'echo', { message: 'at the root' }), { message: 'at the root' })
+
+  const second = await connectThroughBrowser(t, browser, url, new MemoryOAuthProvider(callback.url), callback, { username: 'zoe' })
+  t.equal(second.report.prefilledName, 'bob', 'the login page offered the last name used')
+  t.equal((await callTool(second.client, 'whoami')).sub, 'zoe', 'typing another name signs in as someone else')
+  t.equal((await callTool(client, 'whoami')).sub, 'bob', 'while the first client stays bob')
 })
 
 test('step-up: a person grants only read:profile, echo is refused with insufficient_scope, the client asks again and succeeds', async (t) => {
