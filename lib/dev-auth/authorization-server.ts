@@ -40,6 +40,8 @@ export interface AuthorizationServerOptions {
   readonly resourceName: string
   /** Replaces the dynamic import of oidc-provider (tests of the missing-package message). */
   readonly loadProvider?: () => Promise<OidcProviderModule>
+  /** Replaces the fetch of Client ID Metadata Documents (tests: no internet). */
+  readonly fetchClientMetadata?: typeof fetch
 }
 
 const InteractionExpiredError = createError(
@@ -104,7 +106,9 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
     })
   }
 
-  const provider = createDevProvider(oidc, { issuer, resources, scopes: toolScopes, keys, adapter: store.adapter, accessTokenTtlSeconds, renderError })
+  const provider = createDevProvider(oidc, {
+    issuer, resources, scopes: toolScopes, keys, adapter: store.adapter, accessTokenTtlSeconds, renderError, fetch: opts.fetchClientMetadata
+  })
   watchProvider(provider, log)
   const mount = mountPathOf(issuer)
   const publicOrigin = new URL(issuer)

@@ -62,6 +62,8 @@ export interface DevProviderOptions {
   readonly accessTokenTtlSeconds: number
   /** Renders oidc-provider's own error pages. */
   readonly renderError: NonNullable<Configuration['renderError']>
+  /** How Client ID Metadata Documents are fetched; the global fetch by default (tests stub it). */
+  readonly fetch?: Configuration['fetch']
 }
 
 const DAY = 24 * 60 * 60
@@ -73,7 +75,7 @@ export function mountPathOf (issuer: string): string {
 
 export function createDevProvider (oidc: OidcProviderModule, options: DevProviderOptions): Provider {
   const { Provider, errors } = oidc
-  const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError } = options
+  const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError, fetch } = options
   const mountPath = mountPathOf(issuer)
   const [defaultResource] = resources
   if (defaultResource === undefined) throw new Error('the development authorization server needs at least one resource identifier')
@@ -157,7 +159,8 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
       Grant: 14 * DAY,
       RefreshToken: 14 * DAY
     },
-    renderError
+    renderError,
+    ...(fetch !== undefined && { fetch })
   }
 
   const provider = new Provider(issuer, configuration)

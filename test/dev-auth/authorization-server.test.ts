@@ -4,10 +4,15 @@
  * and refusing to run where it must not.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import authorizationServer from '../../lib/dev-auth/authorization-server.ts'
-import { build } from '../helper.ts'
+import { ToolRegistry } from '../../lib/tool-registry.ts'
+import { tools } from '../../tools/index.ts'
+import { build, freePort } from '../helper.ts'
 import { formLogin } from '../support/form-login.ts'
 
 const REDIRECT = 'http://127.0.0.1:9/callback'
@@ -201,4 +206,47 @@ test('without the oidc-provider package the start fails saying what to do', asyn
     loadProvider: async () => { throw missing }
   })
   await t.rejects(async () => { await app.ready() }, /needs the oidc-provider package, a devDependency that is not installed here: run `npm install` with dev dependencies, or set OAUTH_ISSUER/)
+})
+
+test('Client ID Metadata Documents: a client known by its https URL, under the same redirect URI policy', async (t) => {
+  const documents: Record<string, Record<string, unknown>> = {
+    'https://client.example/mcp-client.json': { client_name: 'Example CIMD client', redirect_uris: ['cursor://example.mcp/callback'] },
+    'https://careless.example/mcp-client.json': { client_name: 'Careless', redirect_uris: ['http://careless.example/callback'] }
+  }
+  const fetched: string[] = []
+  const fetchClientMetadata: typeof fetch = async (input) => {
+    const url = String(input)
+    fetched.push(url)
+    const document = documents[url]
+    if (document === undefined) return new Response('not found', { status: 404 })
+    return Response.json({ client_id: url, token_endpoint_auth_method: 'none', ...document }, { headers: { 'cache-control': 'max-age=60' } })
+  }
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const app = Fastify()
+  t.after(() => app.close())
+  const dataDir = mkdtempSync(join(tmpdir(), 'mcpgw-cimd-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  await app.register(authorizationServer, {
+    issuer: `${base}/oauth`, resources: ['http://127.0.0.1:1/mcp'], tools: new ToolRegistry(tools).summaries, dataDir, accessTokenTtlSeconds: 600, resourceName: 'MCP Gateway', fetchClientMetadata
+  })
+  await app.listen({ port, host: '127.0.0.1' })
+
+  const { challenge } = pkce()
+  const start = await fetch(authorizationUrl(base, {
+    client_id: 'https://client.example/mcp-client.json', redirect_uri: 'cursor://example.mcp/callback', code_challenge: challenge, code_challenge_method: 'S256', scope: 'read:profile'
+  }), { redirect: 'manual' })
+  t.equal(start.status, 303, 'the authorization request is accepted without registration')
+  t.same(fetched, ['https://client.example/mcp-client.json'], 'the client metadata came from its URL')
+  const page = await fetch(new URL(start.headers.get('location') ?? '', base), { headers: { cookie: start.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ') } })
+  const html = await page.text()
+  t.match(html, /<strong>Example CIMD client<\/strong> wants to use/, 'the login page names the client from its document')
+  t.match(page.headers.get('content-security-policy'), /form-action 'self' cursor:;/, 'the answer may go to the app\'s own scheme')
+  t.match(html, /return to <code>cursor:\/\/example\.mcp<\/code>/)
+
+  const careless = await fetch(authorizationUrl(base, {
+    client_id: 'https://careless.example/mcp-client.json', redirect_uri: 'http://careless.example/callback', code_challenge: challenge, code_challenge_method: 'S256'
+  }), { redirect: 'manual' })
+  t.equal(careless.status, 400, 'a document with an http redirect URI off loopback is refused')
+  t.match(await careless.text(), /http only on localhost/)
 })
