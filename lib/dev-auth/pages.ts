@@ -32,6 +32,9 @@ button.secondary{background:transparent;color:var(--fg);border-color:var(--borde
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .error{color:var(--error);font-weight:600}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
+dl{margin:1rem 0 0}
+dt{margin-top:.6rem}
+dd{margin:.1rem 0 0 1rem;overflow-wrap:anywhere}
 `
 
 const STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLES).digest('base64')}'`
