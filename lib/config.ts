@@ -28,7 +28,7 @@ export const ConfigSchema = Type.Object({
 
   OAUTH_ISSUER: Type.String({
     minLength: 1,
-    description: 'The issuer your identity provider puts in `iss`, exactly (trailing slash included), e.g. `https://example.auth0.com/`. Its metadata and keys are discovered from it.'
+    description: 'The issuer your identity provider puts in `iss`, exactly (trailing slash included), e.g. `https://example.auth0.com/`. Its metadata and keys are discovered from it. Unset outside production, the embedded development authorization server at `$PUBLIC_URL/oauth` is used.'
   }),
   OAUTH_AUDIENCE: Type.Optional(Type.String({
     description: 'Extra accepted token audiences besides this server\'s resource identifiers, comma-separated (e.g. an Auth0 API identifier).'
@@ -101,6 +101,17 @@ export const ConfigSchema = Type.Object({
     maximum: 1,
     default: 0,
     description: 'Event-loop utilisation (0 to 1, per one-second sample) above which requests are refused with `503` and `Retry-After`, e.g. `0.98`. Off (0) by default: one second of CPU-bound work, such as start-up, would trip it, whereas the event-loop delay measures the queueing itself.'
+  }),
+  DEV_AUTH_DATA_DIR: Type.String({
+    minLength: 1,
+    default: '.data/dev-auth',
+    description: 'Where the embedded development authorization server keeps its signing keys, cookie keys, registered clients, grants, refresh tokens and sessions (relative paths start at the working directory). Delete the folder to start over. Unused when `OAUTH_ISSUER` is set.'
+  }),
+  DEV_AUTH_TOKEN_TTL_S: Type.Integer({
+    minimum: 60,
+    maximum: 86_400,
+    default: 3600,
+    description: 'Lifetime in seconds of the access tokens the embedded development authorization server and `npm run token` issue. Shorten it to watch clients refresh.'
   })
 })
 
@@ -167,6 +178,19 @@ function checkUrl (name: string, value: string, httpsOnly: boolean): void {
   }
 }
 
+/** Where the embedded development authorization server lives: its issuer is `PUBLIC_URL` + this path. */
+export const EMBEDDED_ISSUER_PATH = '/oauth'
+
+/** The issuer of the embedded development authorization server for a (normalised) PUBLIC_URL. */
+export function embeddedIssuer (publicUrl: string): string {
+  return `${publicUrl}${EMBEDDED_ISSUER_PATH}`
+}
+
+/** True when tokens come from the embedded development authorization server (OAUTH_ISSUER unset, or set to this server's /oauth). */
+export function usesEmbeddedIssuer (config: Pick<Config, 'OAUTH_ISSUER' | 'PUBLIC_URL'>): boolean {
+  return config.OAUTH_ISSUER === embeddedIssuer(config.PUBLIC_URL)
+}
+
 /** Comma- or space-separated list settings. */
 export function listOf (value: string | undefined): string[] {
   return value === undefined ? [] : value.split(/[\s,]+/).filter((item) => item !== '')
@@ -203,6 +227,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   // Defaults that depend on other settings.
   input.HOST ??= input.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'
   input.PUBLIC_URL ??= `http://localhost:${typeof input.PORT === 'number' ? input.PORT : 3000}`
+  if (input.OAUTH_ISSUER === undefined) {
+    if (input.NODE_ENV === 'production') {
+      throw new ConfigError('OAUTH_ISSUER', 'OAUTH_ISSUER is missing: set it to your identity provider\'s issuer, e.g. OAUTH_ISSUER=https://example.auth0.com/ (the embedded development authorization server never runs with NODE_ENV=production)')
+    }
+    input.OAUTH_ISSUER = embeddedIssuer(normalisePublicUrl(String(input.PUBLIC_URL)))
+  }
 
   const [error] = validator.Errors(input)
   if (error !== undefined) {
@@ -224,6 +254,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const config = input as Config
   config.PUBLIC_URL = normalisePublicUrl(config.PUBLIC_URL)
   checkUrl('OAUTH_ISSUER', config.OAUTH_ISSUER, config.NODE_ENV === 'production')
+  if (config.NODE_ENV === 'production' && usesEmbeddedIssuer(config)) {
+    throw new ConfigError('OAUTH_ISSUER', `OAUTH_ISSUER=${JSON.stringify(config.OAUTH_ISSUER)} is this server's own /oauth, where only the development authorization server runs, and it never runs with NODE_ENV=production: set OAUTH_ISSUER to your identity provider's issuer`)
+  }
   if (config.JWKS_URI !== undefined) checkUrl('JWKS_URI', config.JWKS_URI, config.NODE_ENV === 'production')
   if (config.OAUTH_INTROSPECTION_URL !== undefined) {
     checkUrl('OAUTH_INTROSPECTION_URL', config.OAUTH_INTROSPECTION_URL, config.NODE_ENV === 'production')

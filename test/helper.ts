@@ -2,6 +2,9 @@
  * Builds the app the way production does (same plugins, same server options), on
  * a configuration made from `env` overrides, and closes it after the test.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import app, { serverOptions } from '../app.ts'
@@ -14,6 +17,8 @@ export interface BuildOptions {
   tools?: readonly ToolDefinition[]
   /** Listen on an ephemeral loopback port (PUBLIC_URL then points at it). */
   listen?: boolean
+  /** With `listen`: this port instead of a fresh one (restarting an app where it was). */
+  port?: number
 }
 
 export interface BuiltApp {
@@ -23,8 +28,8 @@ export interface BuiltApp {
   url: string
 }
 
-export async function build (t: Test, { env = {}, tools, listen = false }: BuildOptions = {}): Promise<BuiltApp> {
-  const baseEnv = {
+export async function build (t: Test, { env = {}, tools, listen = false, port: fixedPort }: BuildOptions = {}): Promise<BuiltApp> {
+  const baseEnv: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
@@ -33,15 +38,18 @@ export async function build (t: Test, { env = {}, tools, listen = false }: Build
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
   }
+  if (baseEnv.DEV_AUTH_DATA_DIR === undefined) {
+    // Without OAUTH_ISSUER the embedded authorization server keeps keys and clients on disk: never in the repository.
+    const dataDir = mkdtempSync(join(tmpdir(), 'mcpgw-dev-auth-'))
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+    baseEnv.DEV_AUTH_DATA_DIR = dataDir
+  }
   let config = loadConfig(baseEnv)
   let url = ''
   const fastify = Fastify(serverOptions(config))
   if (listen) {
     // PUBLIC_URL must name the real port: reserve one first, then build on it.
-    const probe = Fastify()
-    await probe.listen({ port: 0, host: '127.0.0.1' })
-    const port = (probe.server.address() as { port: number }).port
-    await probe.close()
+    const port = fixedPort ?? await freePort()
     url = `http://127.0.0.1:${port}`
     config = loadConfig({ PUBLIC_URL: url, ...baseEnv, PORT: String(port) })
   }
@@ -50,4 +58,13 @@ export async function build (t: Test, { env = {}, tools, listen = false }: Build
   if (listen) await fastify.listen({ port: config.PORT, host: '127.0.0.1' })
   else await fastify.ready()
   return { app: fastify, config, url }
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort (): Promise<number> {
+  const probe = Fastify()
+  await probe.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = probe.server.address() as { port: number }
+  await probe.close()
+  return port
 }

@@ -15,6 +15,13 @@ export class FetchJsonError extends Error {
   }
 }
 
+/**
+ * How an issuer's documents (metadata, JWKS) are read: `fetchJson` over the network, or an
+ * in-process reader for the embedded development authorization server. Failures are
+ * FetchJsonErrors carrying the HTTP status when there was one.
+ */
+export type JsonFetcher = (url: string) => Promise<unknown>
+
 export async function fetchJson (url: string, init: RequestInit = {}): Promise<unknown> {
   let response: Response
   try {

@@ -3,7 +3,7 @@
  * Discovery, in the order MCP clients probe them. The document must name exactly
  * the configured issuer (RFC 8414 §3.3), or nothing it says is trusted.
  */
-import { fetchJson, FetchJsonError } from './fetch-json.ts'
+import { fetchJson, FetchJsonError, type JsonFetcher } from './fetch-json.ts'
 
 export type MetadataKind = 'oauth-authorization-server' | 'openid-configuration'
 
@@ -39,10 +39,10 @@ export class IssuerMismatchError extends Error {
 }
 
 /** Fetches one metadata document; undefined when the IdP does not serve it (404). */
-export async function fetchMetadata (issuer: string, kind: MetadataKind, url: string): Promise<DiscoveredMetadata | undefined> {
+export async function fetchMetadata (issuer: string, kind: MetadataKind, url: string, fetcher: JsonFetcher = fetchJson): Promise<DiscoveredMetadata | undefined> {
   let document: unknown
   try {
-    document = await fetchJson(url)
+    document = await fetcher(url)
   } catch (error) {
     if (error instanceof FetchJsonError && (error.status === 404 || error.status === 400 || error.status === 405)) return undefined
     throw error
@@ -56,10 +56,10 @@ export async function fetchMetadata (issuer: string, kind: MetadataKind, url: st
 }
 
 /** The first metadata document the issuer serves, in MCP client probing order. */
-export async function discoverMetadata (issuer: string): Promise<DiscoveredMetadata> {
+export async function discoverMetadata (issuer: string, fetcher: JsonFetcher = fetchJson): Promise<DiscoveredMetadata> {
   const tried: string[] = []
   for (const { kind, url } of metadataUrls(issuer)) {
-    const found = await fetchMetadata(issuer, kind, url)
+    const found = await fetchMetadata(issuer, kind, url, fetcher)
     if (found !== undefined) return found
     tried.push(url)
   }

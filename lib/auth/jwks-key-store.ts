@@ -14,7 +14,7 @@
  * throttle and no timeout and keeps one key per fetch, which is what this avoids.)
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { fetchJson } from './fetch-json.ts'
+import { fetchJson, type JsonFetcher } from './fetch-json.ts'
 
 export const REFETCH_INTERVAL_MS = 30_000
 const REFRESH_INTERVAL_MS = 10 * 60_000
@@ -70,6 +70,7 @@ export interface JwksState {
 export class JwksKeyStore {
   readonly #issuer: string
   readonly #jwksUri: () => Promise<string>
+  readonly #read: JsonFetcher
   #resolvedUri: string | undefined
   #keys: SigningKey[] = []
   #byKid = new Map<string, SigningKey>()
@@ -80,9 +81,10 @@ export class JwksKeyStore {
   #inflight: Promise<void> | undefined
 
   /** `jwksUri` resolves the URL lazily (it usually comes from the issuer's metadata). */
-  constructor (issuer: string, jwksUri: () => Promise<string>) {
+  constructor (issuer: string, jwksUri: () => Promise<string>, fetcher: JsonFetcher = fetchJson) {
     this.#issuer = issuer
     this.#jwksUri = jwksUri
+    this.#read = fetcher
   }
 
   /** The key for a token header; throws UnknownKeyError or KeysUnavailableError. */
@@ -144,7 +146,7 @@ export class JwksKeyStore {
     this.#lastAttemptAt = Date.now()
     try {
       this.#resolvedUri ??= await this.#jwksUri()
-      const document = await fetchJson(this.#resolvedUri) as { keys?: unknown }
+      const document = await this.#read(this.#resolvedUri) as { keys?: unknown }
       if (!Array.isArray(document.keys)) throw new Error(`${this.#resolvedUri} is not a JWKS (no "keys" array)`)
       const keys = document.keys.map((jwk) => toSigningKey(jwk as JsonWebKey)).filter((key) => key !== undefined)
       if (keys.length === 0) throw new Error(`${this.#resolvedUri} holds no usable signing key (RSA, EC or OKP)`)

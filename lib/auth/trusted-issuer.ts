@@ -4,6 +4,7 @@
  * for 2025-03-26 clients; the auth plugin verifies tokens with the keys.
  */
 import { discoverMetadata, fetchMetadata, metadataUrls, type DiscoveredMetadata, type MetadataKind } from './issuer-metadata.ts'
+import { fetchJson, type JsonFetcher } from './fetch-json.ts'
 import { JwksKeyStore, REFETCH_INTERVAL_MS, type JwksState } from './jwks-key-store.ts'
 import type { IntrospectionEndpoint } from './introspection.ts'
 
@@ -19,6 +20,12 @@ export interface TrustedIssuerOptions {
   readonly jwksUri?: string | undefined
   /** Where opaque tokens of this issuer are introspected, and as which client. */
   readonly introspection?: IntrospectionEndpoint | undefined
+  /**
+   * How the issuer's documents are read; the network by default. The embedded development
+   * authorization server is read in-process, so the same checks apply without this server
+   * calling itself through PUBLIC_URL (which may be a tunnel).
+   */
+  readonly fetch?: JsonFetcher | undefined
 }
 
 export interface IssuerState extends JwksState {
@@ -35,24 +42,26 @@ export class TrustedIssuer {
   #discoveredUrl: string | undefined
   #discoveryFailedAt = 0
   readonly #mirrors = new Map<MetadataKind, Cached<DiscoveredMetadata | undefined>>()
+  readonly #fetch: JsonFetcher
 
-  constructor ({ issuer, audiences, jwksUri, introspection }: TrustedIssuerOptions) {
+  constructor ({ issuer, audiences, jwksUri, introspection, fetch = fetchJson }: TrustedIssuerOptions) {
     this.issuer = issuer
     this.audiences = audiences
     this.introspection = introspection
+    this.#fetch = fetch
     this.keys = new JwksKeyStore(issuer, async () => {
       if (jwksUri !== undefined) return jwksUri
       const { metadata, url } = await this.metadata()
       if (typeof metadata.jwks_uri !== 'string') throw new Error(`${url} has no jwks_uri: set JWKS_URI to the issuer's key set URL`)
       return metadata.jwks_uri
-    })
+    }, fetch)
   }
 
   /** The issuer's metadata (RFC 8414, else OIDC), fetched once; a failure is retried after REFETCH_INTERVAL_MS. */
   metadata (): Promise<DiscoveredMetadata> {
     if (this.#discovered === undefined || (this.#discoveryFailedAt !== 0 && Date.now() - this.#discoveryFailedAt >= REFETCH_INTERVAL_MS)) {
       this.#discoveryFailedAt = 0
-      this.#discovered = discoverMetadata(this.issuer).then((found) => {
+      this.#discovered = discoverMetadata(this.issuer, this.#fetch).then((found) => {
         this.#discoveredUrl = found.url
         return found
       }, (error: unknown) => {
@@ -73,7 +82,7 @@ export class TrustedIssuer {
     try {
       let found: DiscoveredMetadata | undefined
       for (const candidate of metadataUrls(this.issuer).filter((c) => c.kind === kind)) {
-        found = await fetchMetadata(this.issuer, kind, candidate.url)
+        found = await fetchMetadata(this.issuer, kind, candidate.url, this.#fetch)
         if (found !== undefined) break
       }
       this.#mirrors.set(kind, { value: found, at: Date.now() })

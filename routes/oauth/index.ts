@@ -1,0 +1,36 @@
+/**
+ * Mounts the embedded development authorization server at PUBLIC_URL/oauth when no
+ * identity provider is configured (OAUTH_ISSUER unset, never in production; see
+ * lib/config.ts). With OAUTH_ISSUER set this plugin adds nothing.
+ */
+import { resolve } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import type { FastifyPluginAsync } from 'fastify'
+import { usesEmbeddedIssuer } from '../../lib/config.ts'
+import { acceptedAudiences } from '../../lib/resource.ts'
+import authorizationServer from '../../lib/dev-auth/authorization-server.ts'
+import { startupGuide } from '../../lib/dev-auth/startup-guide.ts'
+
+const oauthRoutes: FastifyPluginAsync = async (fastify) => {
+  const { config, tools } = fastify
+  if (!usesEmbeddedIssuer(config)) return
+
+  await fastify.register(authorizationServer, {
+    issuer: config.OAUTH_ISSUER,
+    // This server's resource identifiers (with and without a trailing slash); `/mcp` is the default.
+    resources: acceptedAudiences(config.PUBLIC_URL, []),
+    tools: tools.summaries,
+    dataDir: resolve(config.DEV_AUTH_DATA_DIR),
+    accessTokenTtlSeconds: config.DEV_AUTH_TOKEN_TTL_S,
+    resourceName: config.RESOURCE_NAME
+  })
+
+  fastify.addHook('onListen', async () => {
+    const address = fastify.server.address() as AddressInfo | null
+    for (const { level, message } of startupGuide({ publicUrl: config.PUBLIC_URL, issuer: config.OAUTH_ISSUER, port: address?.port ?? config.PORT })) {
+      fastify.log[level](message)
+    }
+  })
+}
+
+export default oauthRoutes
