@@ -47,6 +47,8 @@ export interface ProfileSummary {
   intervalUs: number
   /** False when no window was given or it matched no sample (then the whole profile is counted). */
   windowed: boolean
+  /** A window was given but matched no sample (clock mismatch?). */
+  windowMissed: boolean
   functions: Entry[]
   files: Entry[]
   packages: Entry[]
@@ -195,6 +197,7 @@ export function summariseProfile (profile: CpuProfile, { root, window, limit = 1
     idleSamples: idle,
     intervalUs: samples > 1 ? (last - first) / (samples - 1) : 0,
     windowed,
+    windowMissed: window !== undefined && !windowed,
     functions: top(functions, busy, limit),
     files: top(files, busy, limit),
     packages: top(packages, busy, limit),
@@ -218,7 +221,7 @@ export function formatProfileSummary (summary: ProfileSummary, title: string): s
     `#### ${title}`,
     '',
     `${formatNumber(summary.samples)} samples every ~${formatNumber(summary.intervalUs)} µs` +
-      `${summary.windowed ? ' in the measured window' : ' (whole profile: the measured window matched no sample)'}; ` +
+      `${summary.windowed ? ' in the measured window' : summary.windowMissed ? ' (whole profile: the measured window matched no sample)' : ' (whole profile)'}; ` +
       `idle ${formatNumber(idlePercent, 1)} %; shares below are of the ${formatNumber(busy)} busy samples.`,
     '',
     'Self time by function:',

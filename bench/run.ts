@@ -18,6 +18,7 @@ import { ChildServer, freePort, killAllChildren, procCpuMs, procStatusKb, resetP
 import { runLoad, type LoadMeasurement } from './load.ts'
 import { formatProfileSummary, summariseProfile, type CpuProfile } from './profile-summary.ts'
 import {
+  bestRound,
   evaluateTargets,
   formatNumber,
   markdownTable,
@@ -47,11 +48,13 @@ invalid (errors, unexpected statuses or bodies), 2 on a crash or time-out.
   --warmup <s>         warm-up seconds per scenario (default 3)
   --connections <n>    concurrent connections (default 10)
   --tokens <n>         distinct users' tokens for the cache-cold scenario (default 10000, > ${TOKEN_CACHE_SIZE})
+  --rounds <n>         interleaved rounds of all scenarios; each scenario's best round counts (default 2)
   --cold-starts <n>    cold start runs, best counts (default 3; 0 skips)
   --only <ids>         comma-separated scenarios to run besides the baseline:
                        whoami-2025, whoami-2026, whoami-cold, tools-list, no-token, bad-signature
-  --profile            run each scenario on its own server started with --cpu-prof and print where
-                       the time goes (numbers under the profiler are indicative; targets do not fail the run)
+  --profile            run each scenario (one round) and the first cold start on their own server started
+                       with --cpu-prof and print where the time goes (numbers under the profiler are
+                       indicative; targets do not fail the run)
   --log-level <level>  LOG_LEVEL of the servers (default warn)
   --help
 
@@ -63,6 +66,7 @@ interface Options {
   warmupS: number
   connections: number
   tokens: number
+  rounds: number
   coldStarts: number
   only: string[] | undefined
   profile: boolean
@@ -77,6 +81,7 @@ function parseOptions (argv: string[]): Options {
       warmup: { type: 'string', default: '3' },
       connections: { type: 'string', default: '10' },
       tokens: { type: 'string', default: '10000' },
+      rounds: { type: 'string', default: '2' },
       'cold-starts': { type: 'string', default: '3' },
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -99,6 +104,7 @@ function parseOptions (argv: string[]): Options {
     warmupS: integer('warmup', values.warmup, 0, 60),
     connections: integer('connections', values.connections, 1, 1000),
     tokens: integer('tokens', values.tokens, TOKEN_CACHE_SIZE + 1, 200_000),
+    rounds: values.profile ? 1 : integer('rounds', values.rounds, 1, 10),
     coldStarts: integer('cold-starts', values['cold-starts'], 0, 20),
     only: values.only?.split(',').map((id) => id.trim()).filter((id) => id !== ''),
     profile: values.profile,
@@ -205,13 +211,13 @@ async function waitReady (server: ChildServer, origin: string, probe: HttpReques
   await server.waitFor(async () => check(await observe(origin, probe)) === undefined ? true : undefined, 30_000, 5)
 }
 
-/** Spawn → first tools/call answered correctly, measured on a fresh process each time. */
-async function coldStarts (plan: ServerPlan, token: string, runs: number): Promise<number[]> {
+/** Spawn → first tools/call answered correctly, measured on a fresh process each time (`profileArgs`: for the first run). */
+async function coldStarts (plan: ServerPlan, token: string, runs: number, profileArgs: string[] = []): Promise<number[]> {
   const probe = mcpRequest('legacy', 'tools/call', { name: 'whoami', arguments: {} }, token)
   const times: number[] = []
   for (let run = 1; run <= runs; run++) {
     const started = performance.now()
-    const server = mcpServer(plan, `server under test (cold start ${run})`)
+    const server = mcpServer(plan, `server under test (cold start ${run})`, run === 1 ? profileArgs : [])
     try {
       await server.waitFor(async () => checkWhoami(await observe(plan.origin, probe), WARM_SUB, 'legacy') === undefined ? true : undefined, 30_000, 1)
       times.push(performance.now() - started)
@@ -290,75 +296,94 @@ async function main (): Promise<number> {
       scenarios = scenarios.filter((s) => s.server === 'baseline' || options.only?.includes(s.id))
     }
     // Bounded in time: every phase has its own limit, and this one catches anything else.
-    const budgetS = 120 + scenarios.length * (options.warmupS + options.durationS + 40) + options.coldStarts * 35
+    const budgetS = 120 + options.rounds * scenarios.length * (options.warmupS + options.durationS + 40) + options.coldStarts * 35
     setTimeout(() => {
       log(`the benchmark exceeded its ${budgetS} s budget; stopping`)
       killAllChildren()
       process.exit(2)
     }, budgetS * 1000).unref()
 
-    let coldStartMs: number[] = []
-    if (options.coldStarts > 0) {
-      log(`cold start (spawn → first successful authenticated tools/call), ${options.coldStarts} runs`)
-      coldStartMs = await coldStarts(plan, token, options.coldStarts)
-    }
-
-    const results: ScenarioResult[] = []
     const profiles: ProfileReport[] = []
     const profileArgs = (name: string) => options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
 
-    // (1) the baseline, alone.
+    let coldStartMs: number[] = []
+    if (options.coldStarts > 0) {
+      log(`cold start (spawn → first successful authenticated tools/call), ${options.coldStarts} runs${options.profile ? ', the first one profiled' : ''}`)
+      coldStartMs = await coldStarts(plan, token, options.coldStarts, profileArgs('cold-start'))
+      // The whole life of the process: start-up, the first call, shutdown.
+      if (options.profile) profiles.push(profileOf(profileDir, 'cold-start', undefined, 'cold start: spawn → first tools/call (whole process, profiled run)'))
+    }
     const baselineScenario = scenarios.find((s) => s.server === 'baseline') as Scenario
     const basePort = await freePort()
     const baseOrigin = `http://127.0.0.1:${basePort}`
-    log('baseline: bare Fastify route')
-    const baseline = new ChildServer({
+    const startBaseline = (nodeArgs: string[]) => new ChildServer({
       script: 'bench/baseline-server.ts',
       cwd: ROOT,
       env: { ...process.env as Record<string, string>, PORT: String(basePort), LOG_LEVEL: options.logLevel },
-      nodeArgs: profileArgs('baseline'),
+      nodeArgs,
       label: 'baseline server'
     })
-    let baseWindow: [number, number] | undefined
-    try {
-      await waitReady(baseline, baseOrigin, baselineScenario.request, baselineScenario.check)
-      const { result, load } = await measure(baseOrigin, baselineScenario, options, baseline.pid)
-      results.push(result)
-      baseWindow = load?.windowUs
-    } finally {
-      await baseline.stop()
-    }
-    if (options.profile) profiles.push(profileOf(profileDir, 'baseline', baseWindow, baselineScenario.title))
-
-    // (2)–(5) the server under test: one process for all (profiling: one per scenario, each with its own profile).
-    const serverScenarios = scenarios.filter((s) => s.server === 'mcp')
     const readyProbe = mcpRequest('legacy', 'tools/call', { name: 'whoami', arguments: {} }, token)
     const readyCheck = (response: ObservedResponse) => checkWhoami(response, WARM_SUB, 'legacy')
-    const rss = { afterStartMb: 0 }
-    const groups = options.profile ? serverScenarios.map((s) => [s]) : [serverScenarios]
-    for (const group of groups) {
-      const name = options.profile ? group[0]?.id ?? 'server' : 'server'
-      log(`server under test${options.profile ? ` (profiled, ${name})` : ''}: node server.ts on ${origin}`)
-      const server = mcpServer(plan, 'server under test', profileArgs(name))
-      let window: [number, number] | undefined
-      try {
-        await waitReady(server, origin, readyProbe, readyCheck)
-        rss.afterStartMb = Math.max(rss.afterStartMb, (procStatusKb(server.pid, 'VmHWM') ?? 0) / 1024)
-        for (const scenario of group) {
-          const { result, load } = await measure(origin, scenario, options, server.pid)
-          results.push(result)
-          window = load?.windowUs
-        }
-      } finally {
-        const code = await server.stop()
-        if (code !== 0) log(`  the server under test exited with code ${code}:\n${server.output()}`)
+    let startupRssMb = 0
+    /** Starts the server a scenario runs on and waits until it answers correctly. */
+    const start = async (scenario: Scenario, nodeArgs: string[]): Promise<{ server: ChildServer, origin: string }> => {
+      if (scenario.server === 'baseline') {
+        const server = startBaseline(nodeArgs)
+        await waitReady(server, baseOrigin, baselineScenario.request, baselineScenario.check)
+        return { server, origin: baseOrigin }
       }
-      if (options.profile && group[0] !== undefined) profiles.push(profileOf(profileDir, name, window, group[0].title))
+      const server = mcpServer(plan, 'server under test', nodeArgs)
+      await waitReady(server, origin, readyProbe, readyCheck)
+      startupRssMb = Math.max(startupRssMb, (procStatusKb(server.pid, 'VmHWM') ?? 0) / 1024)
+      return { server, origin }
+    }
+    const stop = async (server: ChildServer) => {
+      const code = await server.stop()
+      if (code !== 0) log(`  ${server.label} exited with code ${code}:\n${server.output()}`)
     }
 
+    const rounds = new Map<string, ScenarioResult[]>(scenarios.map((s) => [s.id, []]))
+    if (options.profile) {
+      // One server per scenario, so each profile holds one scenario's work.
+      for (const scenario of scenarios) {
+        log(`${scenario.id} (profiled)`)
+        const { server, origin: at } = await start(scenario, profileArgs(scenario.id))
+        let window: [number, number] | undefined
+        try {
+          const { result, load } = await measure(at, scenario, options, server.pid)
+          rounds.get(scenario.id)?.push(result)
+          window = load?.windowUs
+        } finally {
+          await stop(server)
+        }
+        profiles.push(profileOf(profileDir, scenario.id, window, scenario.title))
+      }
+    } else {
+      // Both servers stay up and the scenarios take turns, round after round: on a shared
+      // machine a burst of other work then costs one round of one scenario, not a whole comparison.
+      const baseline = await start(baselineScenario, [])
+      const server = scenarios.some((s) => s.server === 'mcp') ? await start(scenarios.find((s) => s.server === 'mcp') as Scenario, []) : undefined
+      try {
+        for (let round = 1; round <= options.rounds; round++) {
+          log(`round ${round} of ${options.rounds}`)
+          for (const scenario of scenarios) {
+            const target = scenario.server === 'baseline' ? baseline : server
+            if (target === undefined) continue
+            const { result } = await measure(target.origin, scenario, options, target.server.pid)
+            rounds.get(scenario.id)?.push(result)
+          }
+        }
+      } finally {
+        await stop(baseline.server)
+        if (server !== undefined) await stop(server.server)
+      }
+    }
+    const results = scenarios.map((scenario) => bestRound(rounds.get(scenario.id) ?? []))
+
     // Each scenario's peak is measured from a reset VmHWM: the start-up peak is reported apart.
-    const serverPeaks = results.filter((r) => r.id !== baselineScenario.id && r.peakRssMb !== undefined).map((r) => r.peakRssMb as number)
-    const peakRssMb = serverPeaks.length > 0 ? Math.max(...serverPeaks) : undefined
+    const serverPeaks = [...rounds.entries()].filter(([id]) => id !== baselineScenario.id).flatMap(([, all]) => all.map((r) => r.peakRssMb ?? 0))
+    const peakRssMb = serverPeaks.length > 0 && Math.max(...serverPeaks) > 0 ? Math.max(...serverPeaks) : undefined
     const coldStartBest = coldStartMs.length > 0 ? Math.min(...coldStartMs) : undefined
     const checks = evaluateTargets(results, { peakRssMb, coldStartMs: coldStartBest })
     const verdict = verdictOf(results, checks, !options.profile)
@@ -367,7 +392,7 @@ async function main (): Promise<number> {
     const out: string[] = []
     out.push('', `## mcp-gateway benchmark, ${startedAt.toISOString()}`, '')
     out.push(`Node ${machine.node} on ${machine.cores} × ${machine.cpuModel}; load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')} at end.`)
-    out.push(`${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per scenario; autocannon in the benchmark process, each server in its own.${options.profile ? ' **Profiled run: every server ran under --cpu-prof, so the numbers are indicative only.**' : ''}`)
+    out.push(`${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per scenario${options.rounds > 1 ? `, ${options.rounds} interleaved rounds, best round shown` : ''}; autocannon in the benchmark process, each server in its own.${options.profile ? ' **Profiled run: every server ran under --cpu-prof, so the numbers are indicative only.**' : ''}`)
     out.push('', scenarioTable(results), '')
     for (const result of results) {
       for (const note of [...result.notes, ...problemsOf(result)]) out.push(`- ${result.id}: ${note}`)
@@ -375,7 +400,7 @@ async function main (): Promise<number> {
     out.push('')
     const processRows = [
       ['peak RSS while serving the load (VmHWM, highest scenario)', peakRssMb === undefined ? '–' : `${formatNumber(peakRssMb, 1)} MB`],
-      ['RSS peak during start-up, before the load', rss.afterStartMb === 0 ? '–' : `${formatNumber(rss.afterStartMb, 1)} MB`],
+      ['RSS peak during start-up, before the load', startupRssMb === 0 ? '–' : `${formatNumber(startupRssMb, 1)} MB`],
       ['cold start runs (spawn → first good tools/call)', coldStartMs.length === 0 ? '–' : coldStartMs.map((ms) => `${formatNumber(ms)} ms`).join(', ')]
     ]
     out.push(markdownTable(['Server process', 'measured'], processRows), '')
@@ -401,7 +426,8 @@ async function main (): Promise<number> {
       options,
       tokenCacheSize: TOKEN_CACHE_SIZE,
       scenarios: results.map((result) => ({ ...result, problems: problemsOf(result) })),
-      process: { peakRssUnderLoadMb: peakRssMb, startupRssMb: rss.afterStartMb, coldStartMs, coldStartBestMs: coldStartBest },
+      process: { peakRssUnderLoadMb: peakRssMb, startupRssMb, coldStartMs, coldStartBestMs: coldStartBest },
+      rounds: Object.fromEntries([...rounds.entries()].map(([id, all]) => [id, all.map((r) => ({ rps: r.rps, p50: r.latency.p50, p99: r.latency.p99, serverCpuPercent: r.serverCpuPercent, peakRssMb: r.peakRssMb, problems: problemsOf(r) }))])),
       targets: checks,
       verdict,
       profiles: profiles.map(({ scenario, file, summaryFile }) => ({ scenario, file, summaryFile }))

@@ -59,10 +59,15 @@ t.test('self time, inclusive time and idle are counted inside the window only', 
 })
 
 t.test('without a window, or with one that matches nothing, the whole profile counts', async (t) => {
-  t.equal(summariseProfile(profile(), { root }).samples, 20)
+  const whole = summariseProfile(profile(), { root })
+  t.equal(whole.samples, 20)
+  t.equal(whole.windowMissed, false)
+  t.match(formatProfileSummary(whole, 'x'), /every ~100 µs \(whole profile\);/)
   const missed = summariseProfile(profile(), { root, window: [10, 20] })
   t.equal(missed.windowed, false)
+  t.equal(missed.windowMissed, true)
   t.equal(missed.samples, 20)
+  t.match(formatProfileSummary(missed, 'x'), /the measured window matched no sample/)
 })
 
 t.test('the formatted summary says what it counted and names socket writes', async (t) => {

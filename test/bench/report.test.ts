@@ -1,9 +1,11 @@
 import t from 'tap'
 import {
+  bestRound,
   evaluateTargets,
   markdownTable,
   percentile,
   problemsOf,
+  requestsPerCpuSecond,
   saturationWarning,
   scenarioTable,
   summariseLatencies,
@@ -178,4 +180,39 @@ t.test('the target table has one row per target with its result', async (t) => {
   t.match(lines.find((line) => line.includes('bad signature')), /0\.40 × \| +≥ 0\.50 × \| 4,000 req\/s vs 10,000 req\/s +\| FAIL +\|$/)
   t.match(lines.find((line) => line.includes('peak RSS')), /200\.0 MB \| +< 150 MB \| +\| FAIL +\|$/)
   t.match(lines.find((line) => line.includes('cold start')), /700 ms \| < 1,000 ms \| +\| PASS +\|$/)
+})
+
+t.test('rounds: the fastest valid round counts, with the highest peak RSS of all', async (t) => {
+  const rounds = [
+    scenario('whoami-2025', 2_000, 9, { peakRssMb: 300 }),
+    scenario('whoami-2025', 2_600, 7, { peakRssMb: 250 }),
+    scenario('whoami-2025', 2_400, 8, { peakRssMb: 260 })
+  ]
+  const best = bestRound(rounds)
+  t.equal(best.rps, 2_600)
+  t.equal(best.latency.p99, 7, 'latency from the same round')
+  t.equal(best.peakRssMb, 300)
+  t.match(best.notes, [/best of 3 rounds \(req\/s per round: 2,000, 2,600, 2,400\)/])
+  t.equal(bestRound([rounds[0] as ScenarioResult]), rounds[0], 'one round is returned as is')
+  t.throws(() => bestRound([]))
+})
+
+t.test('rounds: an invalid round is never hidden by a faster valid one', async (t) => {
+  const best = bestRound([
+    scenario('no-token', 6_000, 3, { expectedStatus: 401 }),
+    scenario('no-token', 5_000, 3, { expectedStatus: 401, statusCounts: { 401: 49_000, 429: 1_000 } })
+  ])
+  t.equal(best.rps, 5_000)
+  t.match(problemsOf(best), [/1000 × 429/])
+  t.match(best.notes, [/round 2 of 2 is invalid/])
+})
+
+t.test('requests per CPU-second normalise throughput by the CPU the server got', async (t) => {
+  t.equal(requestsPerCpuSecond(scenario('baseline', 5_000, 1, { serverCpuPercent: 50 })), 10_000)
+  t.equal(requestsPerCpuSecond(scenario('baseline', 5_000, 1)), undefined)
+  const table = scenarioTable([
+    scenario('baseline', 5_000, 1, { serverCpuPercent: 50 }),
+    scenario('whoami-2025', 2_000, 4, { serverCpuPercent: 100 })
+  ])
+  t.match(table.split('\n')[3], /\| +2,000 \(0\.20 ×\) \|/)
 })
