@@ -13,6 +13,8 @@ export interface LoadOptions {
   request: HttpRequestSpec
   /** Rotated through the Authorization header, one per request. */
   tokens?: readonly string[] | undefined
+  /** Where the rotation stands; share it between a warm-up and its measured load so the sequence continues. */
+  rotation?: { next: number }
   durationS: number
   connections: number
   verifyBody?: ((body: string) => boolean) | undefined
@@ -39,8 +41,7 @@ export interface LoadMeasurement {
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
-export async function runLoad ({ origin, request, tokens, durationS, connections, verifyBody }: LoadOptions): Promise<LoadMeasurement> {
-  let next = 0
+export async function runLoad ({ origin, request, tokens, rotation = { next: 0 }, durationS, connections, verifyBody }: LoadOptions): Promise<LoadMeasurement> {
   const rotating: AutocannonRequest[] | undefined = tokens === undefined || tokens.length === 0
     ? undefined
     : [{
@@ -48,7 +49,7 @@ export async function runLoad ({ origin, request, tokens, durationS, connections
         path: request.path,
         body: request.body,
         setupRequest: (req) => {
-          req.headers = { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length] as string}` }
+          req.headers = { ...request.headers, authorization: `Bearer ${tokens[rotation.next++ % tokens.length] as string}` }
           return req
         }
       }]

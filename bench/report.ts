@@ -161,6 +161,8 @@ export interface TargetCheck {
   comparator: Comparator
   /** What went into the value, e.g. "4,120 / 13,300 req/s". */
   detail: string
+  /** For req/s ratios: the same ratio in requests per CPU-second, when both CPU figures exist. */
+  perCpuValue?: number
 }
 
 function compare (value: number, comparator: Comparator, limit: number): boolean {
@@ -206,8 +208,10 @@ export function evaluateTargets (
     }
     const value = read(reference) === 0 ? Number.NaN : read(scenario) / read(reference)
     const detail = `${metricText(metric, read(scenario))} vs ${metricText(metric, read(reference))}`
-    if (invalid.length > 0) return { ...base, status: 'INVALID', value, detail: `${detail}; invalid run: ${invalid.map((r) => r.id).join(', ')}` }
-    return { ...base, status: Number.isFinite(value) && compare(value, target.comparator, target.limit) ? 'PASS' : 'FAIL', value, detail }
+    const perCpu = [requestsPerCpuSecond(scenario), requestsPerCpuSecond(reference)]
+    const extra = metric === 'rps' && perCpu[0] !== undefined && perCpu[1] !== undefined ? { perCpuValue: perCpu[0] / perCpu[1] } : {}
+    if (invalid.length > 0) return { ...base, ...extra, status: 'INVALID', value, detail: `${detail}; invalid run: ${invalid.map((r) => r.id).join(', ')}` }
+    return { ...base, ...extra, status: Number.isFinite(value) && compare(value, target.comparator, target.limit) ? 'PASS' : 'FAIL', value, detail }
   })
 }
 
@@ -290,7 +294,8 @@ export function targetTable (checks: readonly TargetCheck[]): string {
   const rows = checks.map((check) => {
     const relative = check.id !== 'peak-rss' && check.id !== 'cold-start'
     const measured = check.value === undefined ? '–' : relative ? `${formatNumber(check.value, 2)} ×` : check.detail
-    return [check.label, measured, limitText(check), relative ? check.detail : '', check.status]
+    const perCpu = check.perCpuValue === undefined ? '–' : `${formatNumber(check.perCpuValue, 2)} ×`
+    return [check.label, measured, limitText(check), perCpu, relative ? check.detail : '', check.status]
   })
-  return markdownTable(['Target', ' measured', ' limit', 'from', 'result'], rows)
+  return markdownTable(['Target', ' measured', ' limit', ' per CPU-s', 'from', 'result'], rows)
 }

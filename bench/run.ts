@@ -173,7 +173,8 @@ async function measure (origin: string, scenario: Scenario, options: Options, pi
     log(`  ✗ ${scenario.id}: the server does not answer as expected; not measured:\n    ${before.join('\n    ')}`)
     return { result: resultOf(scenario, undefined, before), load: undefined }
   }
-  const load = { origin, request: scenario.request, tokens: scenario.tokens, connections: options.connections, verifyBody: scenario.verifyBody }
+  // One rotation for warm-up and measurement: the token sequence carries on instead of starting over.
+  const load = { origin, request: scenario.request, tokens: scenario.tokens, rotation: { next: 0 }, connections: options.connections, verifyBody: scenario.verifyBody }
   const peakResets = resetPeakRss(pid)
   if (options.warmupS > 0) {
     log(`  ${scenario.id}: warm-up ${options.warmupS} s`)
@@ -393,6 +394,11 @@ async function main (): Promise<number> {
     out.push('', `## mcp-gateway benchmark, ${startedAt.toISOString()}`, '')
     out.push(`Node ${machine.node} on ${machine.cores} × ${machine.cpuModel}; load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')} at end.`)
     out.push(`${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per scenario${options.rounds > 1 ? `, ${options.rounds} interleaved rounds, best round shown` : ''}; autocannon in the benchmark process, each server in its own.${options.profile ? ' **Profiled run: every server ran under --cpu-prof, so the numbers are indicative only.**' : ''}`)
+    const busy = results.filter((result) => saturationWarning(result) !== undefined).map((result) => result.id)
+    if (busy.length > 0) {
+      out.push('', `**Warning: the servers did not get a whole core in ${busy.join(', ')}** (other work on the machine, or the load generator was the bottleneck). ` +
+        'Raw req/s ratios are unreliable in this run; the "req per CPU-s" column (cost per request) is the steadier comparison. Re-run on a quiet machine.')
+    }
     out.push('', scenarioTable(results), '')
     for (const result of results) {
       for (const note of [...result.notes, ...problemsOf(result)]) out.push(`- ${result.id}: ${note}`)
