@@ -90,6 +90,11 @@ export class BenchIssuer {
   async stop (): Promise<void> {
     this.#server.closeAllConnections()
     await new Promise((resolve) => this.#server.close(resolve))
+    this.removeFiles()
+  }
+
+  /** Deletes the certificate and key files now (also safe on an abort path, where nothing async runs). */
+  removeFiles (): void {
     rmSync(this.#dir, { recursive: true, force: true })
   }
 

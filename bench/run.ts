@@ -30,7 +30,7 @@ import {
   verdictOf,
   type ScenarioResult
 } from './report.ts'
-import { buildScenarios, checkWhoami, coldSub, mcpRequest, WARM_SUB, type HttpRequestSpec, type ObservedResponse, type Scenario } from './scenarios.ts'
+import { buildScenarios, checkWhoami, mcpRequest, SCENARIO_IDS, WARM_SUB, type HttpRequestSpec, type ObservedResponse, type Scenario } from './scenarios.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const RESULTS_DIR = join(import.meta.dirname, 'results')
@@ -110,6 +110,8 @@ function parseOptions (argv: string[]): Options {
     profile: values.profile,
     logLevel: values['log-level']
   }
+  const unknown = options.only?.filter((id) => !(SCENARIO_IDS as readonly string[]).includes(id)) ?? []
+  if (unknown.length > 0) throw new UsageError(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIO_IDS.join(', ')}`)
   return options
 }
 
@@ -262,6 +264,7 @@ async function main (): Promise<number> {
   log(`mcp-gateway benchmark — Node ${machine.node}, ${machine.cores} × ${machine.cpuModel}, load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`)
 
   const issuer = await new BenchIssuer().start()
+  onAbort = () => issuer.removeFiles()
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const plan: ServerPlan = {
@@ -290,17 +293,12 @@ async function main (): Promise<number> {
     log(`minted ${formatNumber(options.tokens + 1)} RS256 tokens in ${formatNumber((performance.now() - t) / 1000, 1)} s (issuer ${issuer.issuer})`)
 
     let scenarios = buildScenarios({ token, coldTokens, badTokens, tokenCacheSize: TOKEN_CACHE_SIZE })
-    if (options.only !== undefined) {
-      const known = new Set(scenarios.map((s) => s.id))
-      const unknown = options.only.filter((id) => !known.has(id))
-      if (unknown.length > 0) throw new UsageError(`--only: unknown scenario ${unknown.join(', ')}; known: ${[...known].join(', ')}`)
-      scenarios = scenarios.filter((s) => s.server === 'baseline' || options.only?.includes(s.id))
-    }
+    if (options.only !== undefined) scenarios = scenarios.filter((s) => s.server === 'baseline' || options.only?.includes(s.id))
     // Bounded in time: every phase has its own limit, and this one catches anything else.
     const budgetS = 120 + options.rounds * scenarios.length * (options.warmupS + options.durationS + 40) + options.coldStarts * 35
     setTimeout(() => {
       log(`the benchmark exceeded its ${budgetS} s budget; stopping`)
-      killAllChildren()
+      abort()
       process.exit(2)
     }, budgetS * 1000).unref()
 
@@ -445,13 +443,20 @@ async function main (): Promise<number> {
   }
 }
 
-process.once('SIGINT', () => {
+/** Cleanup that must also happen when the run is cut short (Ctrl-C, time budget). */
+let onAbort = () => {}
+function abort (): void {
   killAllChildren()
+  onAbort()
+}
+
+process.once('SIGINT', () => {
+  abort()
   process.exit(130)
 })
 
 main().then((code) => process.exit(code), (error: unknown) => {
-  killAllChildren()
+  abort()
   if (error instanceof UsageError) {
     console.error(`bench: ${error.message}\n\n${HELP}`)
     process.exit(2)

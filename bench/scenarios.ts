@@ -160,6 +160,9 @@ export interface ScenarioInputs {
   tokenCacheSize: number
 }
 
+/** Every scenario, in the order a run takes them. */
+export const SCENARIO_IDS = ['baseline', 'whoami-2025', 'whoami-2026', 'whoami-cold', 'tools-list', 'no-token', 'bad-signature'] as const
+
 export const WARM_SUB = 'bench-user'
 export const coldSub = (index: number) => `user-${index}`
 

@@ -177,9 +177,9 @@ t.test('the target table has one row per target with its result', async (t) => {
   const checks = evaluateTargets(run({ 'bad-signature': { rps: 4_000 } }), { peakRssMb: 200, coldStartMs: 700 })
   const lines = targetTable(checks).split('\n')
   t.equal(lines.length, 2 + TARGETS.length)
-  t.match(lines.find((line) => line.includes('bad signature')), /0\.40 × \| +≥ 0\.50 × \| 4,000 req\/s vs 10,000 req\/s +\| FAIL +\|$/)
-  t.match(lines.find((line) => line.includes('peak RSS')), /200\.0 MB \| +< 150 MB \| +\| FAIL +\|$/)
-  t.match(lines.find((line) => line.includes('cold start')), /700 ms \| < 1,000 ms \| +\| PASS +\|$/)
+  t.match(lines.find((line) => line.includes('bad signature')), /0\.40 × \| +≥ 0\.50 × \| +– \| 4,000 req\/s vs 10,000 req\/s +\| FAIL +\|$/)
+  t.match(lines.find((line) => line.includes('peak RSS')), /200\.0 MB \| +< 150 MB \| +– \| +\| FAIL +\|$/)
+  t.match(lines.find((line) => line.includes('cold start')), /700 ms \| < 1,000 ms \| +– \| +\| PASS +\|$/)
 })
 
 t.test('rounds: the fastest valid round counts, with the highest peak RSS of all', async (t) => {
@@ -215,4 +215,10 @@ t.test('requests per CPU-second normalise throughput by the CPU the server got',
     scenario('whoami-2025', 2_000, 4, { serverCpuPercent: 100 })
   ])
   t.match(table.split('\n')[3], /\| +2,000 \(0\.20 ×\) \|/)
+  const checks = evaluateTargets(run({ baseline: { serverCpuPercent: 50 }, 'whoami-2025': { serverCpuPercent: 100 } }), goodProcess)
+  const whoami = checks.find((check) => check.id === 'whoami-2025-rps')
+  t.equal(whoami?.value, 0.3)
+  t.equal(whoami?.perCpuValue, 0.15, '3,000 per CPU-s against 20,000 per CPU-s')
+  t.equal(checks.find((check) => check.id === 'whoami-2025-p99')?.perCpuValue, undefined, 'latency targets have no per-CPU form')
+  t.match(targetTable(checks).split('\n').find((line) => line.includes('whoami, 2025-06-18: req/s')), /0\.30 × \| +≥ 0\.25 × \| +0\.15 × \|/)
 })

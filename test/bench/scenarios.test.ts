@@ -11,6 +11,7 @@ import {
   jsonRpcMessageOf,
   mcpRequest,
   MODERN_PROTOCOL_VERSION,
+  SCENARIO_IDS,
   type HttpRequestSpec,
   type ObservedResponse
 } from '../../bench/scenarios.ts'
@@ -98,6 +99,7 @@ t.test('a forged token keeps its header and payload but fails signature verifica
 t.test('the scenario set covers issue 8 and rotates tokens where the cache must be bypassed', async (t) => {
   const scenarios = buildScenarios({ token: 'warm', coldTokens: ['a', 'b', 'c'], badTokens: ['x', 'y', 'z'], tokenCacheSize: 2 })
   t.same(scenarios.map((s) => s.id), ['baseline', 'whoami-2025', 'whoami-2026', 'whoami-cold', 'tools-list', 'no-token', 'bad-signature'])
+  t.same(scenarios.map((s) => s.id), SCENARIO_IDS, '--only is validated against the same list')
   const byId = new Map(scenarios.map((s) => [s.id, s]))
   t.equal(byId.get('baseline')?.server, 'baseline')
   t.equal(byId.get('baseline')?.request.body, byId.get('whoami-2025')?.request.body, 'the baseline parses the same body as (2)')
