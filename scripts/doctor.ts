@@ -44,7 +44,10 @@ try {
 }
 
 let token = args.token
-if (token === '-') token = await text(process.stdin)
+if (token === '-') {
+  if (process.stdin.isTTY) process.stderr.write('Paste the access token, then press Enter and Ctrl-D:\n')
+  token = await text(process.stdin)
+}
 token = token?.trim().replace(/^Bearer\s+/i, '')
 if (token === '') {
   console.error('mcp-gateway doctor: --token was given an empty token')

@@ -36,7 +36,7 @@ interface Identity { sub: unknown, issuer: unknown, clientId: unknown, scopes: s
 function isIdentity (value: unknown): value is Identity {
   const candidate = value as Partial<Identity> | undefined
   return Array.isArray(candidate?.scopes) && Array.isArray(candidate.permissions) &&
-    candidate.permissions.every((p) => typeof p?.tool === 'string' && typeof p.allowed === 'boolean' && Array.isArray(p.missingScopes))
+    candidate.permissions.every((p) => typeof p?.tool === 'string' && typeof p.allowed === 'boolean' && Array.isArray(p.requiredScopes) && Array.isArray(p.missingScopes))
 }
 
 function relative (seconds: number): string {
@@ -147,9 +147,8 @@ export async function checkToken (token: string, options: TokenCheckOptions): Pr
     return checks
   }
   for (const permission of permissions) {
-    const needs = (permission.requiredScopes ?? registry.get(permission.tool)?.requiredScopes ?? []).join(' ')
     checks.push(permission.allowed
-      ? { id: `tool:${permission.tool}`, section: SECTION, status: 'pass', message: `${permission.tool}: allowed (needs ${needs})` }
+      ? { id: `tool:${permission.tool}`, section: SECTION, status: 'pass', message: `${permission.tool}: allowed (needs ${permission.requiredScopes.join(' ')})` }
       : {
           id: `tool:${permission.tool}`,
           section: SECTION,
