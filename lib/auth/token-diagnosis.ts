@@ -28,6 +28,15 @@ export function unverifiedClaims (token: string): Record<string, unknown> {
   return decodeSegment(token.split('.')[1]) ?? {}
 }
 
+/** The header and payload of a JWS, undecoded claims as they are; undefined when the token is not one. Nothing is verified. */
+export function decodeJwt (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } | undefined {
+  const parts = token.split('.')
+  if (parts.length !== 3) return undefined
+  const header = decodeSegment(parts[0])
+  const payload = decodeSegment(parts[1])
+  return header === undefined || payload === undefined ? undefined : { header, payload }
+}
+
 function when (seconds: unknown): string {
   return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'an unreadable time'
 }

@@ -33,6 +33,11 @@ export interface MintOptions {
   noKid?: boolean
 }
 
+export interface TestIssuerOptions {
+  /** A path for the issuer URL, as Keycloak (`/realms/<realm>`) or Okta (`/oauth2/default`) have. */
+  path?: string
+}
+
 export class TestIssuer {
   readonly server: Server
   issuer = ''
@@ -41,14 +46,21 @@ export class TestIssuer {
   down = false
   jwksFetches = 0
   metadataFetches = 0
-  /** Extra or replaced metadata fields. */
+  /** Extra or replaced metadata fields (undefined removes a field). */
   metadataOverrides: Record<string, unknown> = {}
   /** RFC 7662: the client allowed to introspect, and what each opaque token stands for. */
   readonly introspectionClient = { id: 'mcp-gateway', secret: `secret-${randomUUID()}` }
   readonly opaqueTokens = new Map<string, Record<string, unknown>>()
   introspections = 0
+  /** False: every metadata URL answers 404. */
+  metadataServed = true
+  /** Served at /jwks instead of the keys (a broken key set). */
+  jwksDocument: unknown = undefined
+  /** The issuer's path (e.g. `/realms/mcp`): metadata is then served where clients probe for a path issuer. */
+  readonly path: string
 
-  constructor () {
+  constructor ({ path = '' }: TestIssuerOptions = {}) {
+    this.path = path.replace(/\/$/, '')
     this.server = createServer((request, response) => {
       const send = (status: number, body: unknown) => {
         response.writeHead(status, { 'content-type': 'application/json' })
@@ -56,19 +68,21 @@ export class TestIssuer {
       }
       if (this.down) return send(503, { error: 'down' })
       const path = new URL(request.url ?? '/', this.issuer).pathname
-      if (path === '/.well-known/oauth-authorization-server' || path === '/.well-known/openid-configuration') {
+      const metadataPaths = [`/.well-known/oauth-authorization-server${this.path}`, `/.well-known/openid-configuration${this.path}`, `${this.path}/.well-known/openid-configuration`]
+      if (this.metadataServed && metadataPaths.includes(path)) {
         this.metadataFetches++
         return send(200, {
           issuer: this.issuer,
           jwks_uri: `${this.issuer}/jwks`,
           authorization_endpoint: `${this.issuer}/authorize`,
           token_endpoint: `${this.issuer}/token`,
+          response_types_supported: ['code'],
           code_challenge_methods_supported: ['S256'],
           ...(path.includes('openid') && { subject_types_supported: ['public'] }),
           ...this.metadataOverrides
         })
       }
-      if (path === '/introspect' && request.method === 'POST') {
+      if (path === `${this.path}/introspect` && request.method === 'POST') {
         this.introspections++
         const expected = `Basic ${Buffer.from(`${this.introspectionClient.id}:${this.introspectionClient.secret}`).toString('base64')}`
         if (request.headers.authorization !== expected) return send(401, { error: 'invalid_client' })
@@ -81,8 +95,9 @@ export class TestIssuer {
         })
         return
       }
-      if (path === '/jwks') {
+      if (path === `${this.path}/jwks`) {
         this.jwksFetches++
+        if (this.jwksDocument !== undefined) return send(200, this.jwksDocument)
         return send(200, { keys: this.keys.map((key) => ({ ...key.publicKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' })) })
       }
       send(404, { error: 'not found' })
@@ -91,7 +106,7 @@ export class TestIssuer {
 
   async start (): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.issuer = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    this.issuer = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`
     return this
   }
 
@@ -141,6 +156,6 @@ export class TestIssuer {
   }
 }
 
-export async function startTestIssuer (): Promise<TestIssuer> {
-  return new TestIssuer().start()
+export async function startTestIssuer (options: TestIssuerOptions = {}): Promise<TestIssuer> {
+  return new TestIssuer(options).start()
 }
