@@ -15,10 +15,18 @@ export interface IntrospectionEndpoint {
   readonly clientSecret: string
 }
 
+/** Why an introspection endpoint could not give an answer. */
+export type IntrospectionFailure = 'unreachable' | 'credentials' | 'protocol'
+
 export class IntrospectionUnavailableError extends Error {
-  constructor (url: string, reason: string, options?: ErrorOptions) {
+  readonly failure: IntrospectionFailure
+  /** The HTTP status, when the endpoint answered at all. */
+  readonly status: number | undefined
+  constructor (url: string, failure: IntrospectionFailure, reason: string, status?: number, options?: ErrorOptions) {
     super(`the token introspection endpoint ${url} ${reason}`, options)
     this.name = 'IntrospectionUnavailableError'
+    this.failure = failure
+    this.status = status
   }
 }
 
@@ -40,21 +48,23 @@ export async function introspect (endpoint: IntrospectionEndpoint, token: string
       signal: AbortSignal.timeout(IDP_FETCH_TIMEOUT_MS)
     })
   } catch (error) {
-    throw new IntrospectionUnavailableError(endpoint.url, (error as Error).name === 'TimeoutError' ? `did not answer within ${IDP_FETCH_TIMEOUT_MS} ms` : 'is unreachable', { cause: error })
+    const reason = (error as Error).name === 'TimeoutError' ? `did not answer within ${IDP_FETCH_TIMEOUT_MS} ms` : 'is unreachable'
+    throw new IntrospectionUnavailableError(endpoint.url, 'unreachable', reason, undefined, { cause: error })
   }
-  if (response.status === 401 || response.status === 403) {
-    throw new IntrospectionUnavailableError(endpoint.url, `refused this server's client credentials (HTTP ${response.status}): check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET`)
+  const { status } = response
+  if (status === 401 || status === 403) {
+    throw new IntrospectionUnavailableError(endpoint.url, 'credentials', `refused this server's client credentials (HTTP ${status}): check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET`, status)
   }
-  if (!response.ok) throw new IntrospectionUnavailableError(endpoint.url, `answered HTTP ${response.status}`)
   let body: unknown
   try {
-    body = await response.json()
+    body = JSON.parse(await response.text())
   } catch {
-    throw new IntrospectionUnavailableError(endpoint.url, 'answered something that is not JSON')
+    throw new IntrospectionUnavailableError(endpoint.url, 'protocol', `answered HTTP ${status}, not JSON`, status)
   }
   if (typeof body !== 'object' || body === null || typeof (body as { active?: unknown }).active !== 'boolean') {
-    throw new IntrospectionUnavailableError(endpoint.url, 'answered without an "active" member')
+    throw new IntrospectionUnavailableError(endpoint.url, 'protocol', `answered HTTP ${status} without an "active" member`, status)
   }
+  if (!response.ok) throw new IntrospectionUnavailableError(endpoint.url, 'protocol', `answered HTTP ${status}`, status)
   return body as Record<string, unknown>
 }
 

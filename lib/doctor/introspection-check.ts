@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.ts'
-import { IDP_FETCH_TIMEOUT_MS } from '../auth/fetch-json.ts'
+import { introspect, IntrospectionUnavailableError } from '../auth/introspection.ts'
 import type { Provider } from './providers.ts'
 import type { Check } from './report.ts'
 
@@ -15,20 +15,10 @@ export interface IntrospectionSettings {
   readonly clientSecret: string | undefined
 }
 
-type IntrospectionConfig = Config & Partial<Record<'OAUTH_INTROSPECTION_URL' | 'OAUTH_CLIENT_ID' | 'OAUTH_CLIENT_SECRET', unknown>>
-
-const text = (value: unknown) => typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined
-
-/**
- * Introspection settings, read by name: they arrive with opaque-token support, and a
- * configuration without them (or a version of the schema that does not know them)
- * simply has none.
- */
+/** The introspection settings of the primary issuer, when opaque tokens are configured. */
 export function introspectionSettings (config: Config): IntrospectionSettings | undefined {
-  const settings = config as IntrospectionConfig
-  const url = text(settings.OAUTH_INTROSPECTION_URL)
-  if (url === undefined) return undefined
-  return { url, clientId: text(settings.OAUTH_CLIENT_ID), clientSecret: text(settings.OAUTH_CLIENT_SECRET) }
+  if (config.OAUTH_INTROSPECTION_URL === undefined) return undefined
+  return { url: config.OAUTH_INTROSPECTION_URL, clientId: config.OAUTH_CLIENT_ID, clientSecret: config.OAUTH_CLIENT_SECRET }
 }
 
 const SECTION = 'Introspection (opaque tokens)'
@@ -53,40 +43,30 @@ export async function checkIntrospection (settings: IntrospectionSettings, provi
     return checks
   }
 
-  // RFC 6749 §2.3.1: form-encode both halves before joining them for Basic authentication.
-  const basic = Buffer.from(`${encodeURIComponent(settings.clientId)}:${encodeURIComponent(settings.clientSecret)}`).toString('base64')
-  let response: Response
+  // The server's own introspection client, so the check cannot drift from what the server does.
+  let answer: Record<string, unknown>
   try {
-    response = await fetch(settings.url, {
-      method: 'POST',
-      redirect: 'error',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ token: `mcp-gateway-doctor-${randomUUID()}`, token_type_hint: 'access_token' }),
-      signal: AbortSignal.timeout(IDP_FETCH_TIMEOUT_MS)
-    })
+    answer = await introspect({ url: settings.url, clientId: settings.clientId, clientSecret: settings.clientSecret }, `mcp-gateway-doctor-${randomUUID()}`)
   } catch (error) {
-    add('introspection', 'fail', `The introspection endpoint ${settings.url} cannot be reached: ${(error as Error).cause ?? (error as Error).message}.`,
-      advertised === undefined ? 'check OAUTH_INTROSPECTION_URL and that this host can reach it.' : `check that this host can reach it; the issuer names ${advertised}.`)
+    if (!(error instanceof IntrospectionUnavailableError)) throw error
+    const answered = error.status === undefined ? '' : `HTTP ${error.status}`
+    if (error.failure === 'credentials') {
+      add('introspection', 'fail', `The introspection endpoint refuses the client credentials (${answered}).`, credentialsFix(provider))
+    } else if (error.failure === 'unreachable') {
+      add('introspection', 'fail', `The introspection endpoint ${settings.url} cannot be reached: ${(error.cause as Error | undefined)?.cause ?? error.message}.`,
+        advertised === undefined ? 'check OAUTH_INTROSPECTION_URL and that this host can reach it.' : `check that this host can reach it; the issuer names ${advertised}.`)
+    } else {
+      add('introspection', 'fail', `${settings.url} does not answer as an RFC 7662 introspection endpoint (${answered}${/not JSON/.test(error.message) ? ', not JSON' : ', no "active" member'}).`,
+        provider?.id === 'google'
+          ? 'Google has no RFC 7662 endpoint (its tokeninfo endpoint is a different protocol): see docs/google.md.'
+          : `point OAUTH_INTROSPECTION_URL at the IdP's RFC 7662 endpoint${advertised === undefined ? '' : ` (its metadata names ${advertised})`}.`)
+    }
     return checks
   }
-  const body = await response.text()
-  let answer: unknown
-  try {
-    answer = JSON.parse(body)
-  } catch {
-    answer = undefined
-  }
-  if (response.status === 401 || response.status === 403) {
-    add('introspection', 'fail', `The introspection endpoint refuses the client credentials (HTTP ${response.status}).`, credentialsFix(provider))
-  } else if (response.ok && typeof answer === 'object' && answer !== null && (answer as { active?: unknown }).active === false) {
+  if (answer.active === false) {
     add('introspection', 'pass', `Introspection: ${settings.url} accepts the client credentials and answers as RFC 7662 describes`)
-  } else if (response.ok && typeof answer === 'object' && answer !== null && (answer as { active?: unknown }).active === true) {
-    add('introspection', 'fail', `The introspection endpoint says a made-up token is active: it would let any token in.`, 'point OAUTH_INTROSPECTION_URL at the IdP\'s real RFC 7662 endpoint.')
   } else {
-    add('introspection', 'fail', `${settings.url} does not answer as an RFC 7662 introspection endpoint (HTTP ${response.status}${answer === undefined ? ', not JSON' : ', no "active" member'}).`,
-      provider?.id === 'google'
-        ? 'Google has no RFC 7662 endpoint (its tokeninfo endpoint is a different protocol): see docs/google.md.'
-        : `point OAUTH_INTROSPECTION_URL at the IdP's RFC 7662 endpoint${advertised === undefined ? '' : ` (its metadata names ${advertised})`}.`)
+    add('introspection', 'fail', 'The introspection endpoint says a made-up token is active: it would let any token in.', 'point OAUTH_INTROSPECTION_URL at the IdP\'s real RFC 7662 endpoint.')
   }
   return checks
 }
