@@ -10,6 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import configPlugin from './plugins/app/config.ts'
 import { loadConfig, type Config } from './lib/config.ts'
 import type { ErrorExtras } from './lib/errors.ts'
+import { loggerOptions, RequestLogController, requestChildLoggerFactory, type LogDestination } from './lib/logging/logger.ts'
 import type { ToolDefinition } from './lib/tool.ts'
 
 export interface AppOptions {
@@ -20,9 +21,12 @@ export interface AppOptions {
 }
 
 /** Fastify server options for a configuration (server.ts, tests, and `fastify start -o`). */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config, { logDestination }: { logDestination?: LogDestination } = {}): FastifyServerOptions {
   return {
-    logger: { level: config.LOG_LEVEL },
+    // Cloud Logging JSON (or pino's own for `npm run dev`), trace-bound request loggers, no secrets.
+    logger: loggerOptions(config, logDestination),
+    logController: new RequestLogController(),
+    childLoggerFactory: requestChildLoggerFactory(config.GOOGLE_CLOUD_PROJECT),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     // Request ids are ours to make; a client-sent id is never trusted into the logs.

@@ -24,6 +24,13 @@ export const ConfigSchema = Type.Object({
       'The externally visible origin, e.g. `https://mcp.example.com`. Every absolute URL the server emits (resource identifiers, metadata, challenges) is built from it, never from request headers. Defaults to `http://localhost:$PORT`.'
   }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Pino log level.' }),
+  LOG_FORMAT: Type.Enum(['cloud-logging', 'pino'], {
+    description: '`cloud-logging`: one JSON object per line in Google Cloud Logging\'s format (`severity`, `message`, `httpRequest`, trace correlation). `pino`: pino\'s own JSON (numeric `level`, `msg`), which `npm run dev` and `pino-pretty` print readably. Defaults to `cloud-logging` when `NODE_ENV=production`, `pino` otherwise.'
+  }),
+  GOOGLE_CLOUD_PROJECT: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Google Cloud project id. With it, the log lines of a traced request carry `logging.googleapis.com/trace` = `projects/<id>/traces/<trace id>` (from `traceparent` or `X-Cloud-Trace-Context`), so Logs Explorer shows them under the request. Cloud Run does not set it; deploy/service.yaml does.'
+  })),
 
   OAUTH_ISSUER: Type.String({
     minLength: 1,
@@ -135,6 +142,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   // Defaults that depend on other settings.
   input.HOST ??= input.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'
   input.PUBLIC_URL ??= `http://localhost:${typeof input.PORT === 'number' ? input.PORT : 3000}`
+  input.LOG_FORMAT ??= input.NODE_ENV === 'production' ? 'cloud-logging' : 'pino'
 
   const [error] = validator.Errors(input)
   if (error !== undefined) {

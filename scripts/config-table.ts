@@ -6,7 +6,8 @@ import { ConfigSchema } from '../lib/config.ts'
 
 const derivedDefaults: Record<string, string> = {
   HOST: '`127.0.0.1` (`0.0.0.0` in production)',
-  PUBLIC_URL: '`http://localhost:$PORT`'
+  PUBLIC_URL: '`http://localhost:$PORT`',
+  LOG_FORMAT: '`pino` (`cloud-logging` in production)'
 }
 
 export function configTable (): string {

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createSigner, type SignerOptions } from 'fast-jwt'
+import { issuedTokens } from './log-capture.ts'
 
 export interface TestKey {
   kid: string
@@ -105,7 +106,10 @@ export class TestIssuer {
       noTimestamp: true,
       header: header as SignerOptions['header']
     }
-    return createSigner(options)(claims)
+    const token = createSigner(options)(claims)
+    // The suite-wide log check looks for every token ever signed here.
+    issuedTokens.add(token)
+    return token
   }
 
   /** A valid access token for `audience`, with claim overrides. */
