@@ -31,6 +31,15 @@ export const ConfigSchema = Type.Object({
     minLength: 1,
     description: 'Google Cloud project id. With it, the log lines of a traced request carry `logging.googleapis.com/trace` = `projects/<id>/traces/<trace id>` (from `traceparent` or `X-Cloud-Trace-Context`), so Logs Explorer shows them under the request. Cloud Run does not set it; deploy/service.yaml does.'
   })),
+  AUDIT_INCLUDE_ARGUMENTS: Type.Boolean({
+    default: false,
+    description: 'Adds the raw tool arguments to audit events. For debugging only: arguments can hold personal data. Otherwise an event carries only a digest of them.'
+  }),
+  AUDIT_DIGEST_KEY: Type.Optional(Type.String({
+    minLength: 32,
+    secret: true,
+    description: 'Secret key (at least 32 characters) for the argument digest of audit events: HMAC-SHA-256 instead of plain SHA-256, so short or guessable arguments cannot be recovered by hashing candidates. Keep it in Secret Manager and share it across instances so digests stay comparable.'
+  })),
 
   OAUTH_ISSUER: Type.String({
     minLength: 1,
@@ -78,6 +87,7 @@ function expected (schema: Record<string, unknown>): string {
     if (schema.minimum !== undefined) return `${noun} of at least ${schema.minimum}`
     return noun
   }
+  if (typeof schema.minLength === 'number' && schema.minLength > 1) return `a value of at least ${schema.minLength} characters`
   if (schema.type === 'boolean') return 'true or false'
   return 'a non-empty value'
 }
@@ -152,7 +162,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (got === undefined && typeof schema.description === 'string') {
       throw new ConfigError(name, `${name} is missing: set it to ${schema.description.replace(/^The /, 'the ')}`)
     }
-    throw new ConfigError(name, `${name}${got === undefined ? ' is missing' : `=${JSON.stringify(got)} is invalid`}: expected ${expected(schema)}.`)
+    // A secret's value is never repeated: the message ends up in the logs.
+    const shown = schema.secret === true ? ' (value hidden)' : `=${JSON.stringify(got)}`
+    throw new ConfigError(name, `${name}${got === undefined ? ' is missing' : `${shown} is invalid`}: expected ${expected(schema)}.`)
   }
   const config = input as Config
   config.PUBLIC_URL = normalisePublicUrl(config.PUBLIC_URL)

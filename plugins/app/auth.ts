@@ -9,7 +9,7 @@
  */
 import fp from 'fastify-plugin'
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../../lib/caller.ts'
 import { listOf } from '../../lib/config.ts'
 import { resourceIdentifiers } from '../../lib/resource.ts'
@@ -27,8 +27,8 @@ import { diagnoseFailure, diagnoseShape, TokenRejection } from '../../lib/auth/t
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: verifies the Bearer token and sets `request.caller`, or answers with a Bearer challenge. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    /** onRequest hook: verifies the Bearer token and sets `request.caller`, or answers with a Bearer challenge (and audits the refusal). */
+    authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
     /** The verified caller; null until `fastify.authenticate` ran. */
@@ -85,7 +85,16 @@ const auth: FastifyPluginAsync = async (fastify) => {
 
   fastify.decorateRequest('caller', null)
 
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest, reply?: FastifyReply) {
+    try {
+      await verify(request)
+    } catch (error) {
+      fastify.audit.authenticationFailed(request, reply, error as Error)
+      throw error
+    }
+  })
+
+  async function verify (request: FastifyRequest): Promise<void> {
     const path = request.routeOptions.url ?? request.url
     const metadata = resourceMetadataUrl(config.PUBLIC_URL, path)
     const diagnosis = { audiences: advertisedAudiences, resource: resourceIdentifier(config.PUBLIC_URL, path) }
@@ -117,7 +126,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
       throw invalidTokenError(diagnoseFailure({ message: 'aud' }, token, diagnosis), metadata, scopes)
     }
     request.caller = callerFromClaims(claims)
-  })
+  }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry'] })
+export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry', 'audit'] })

@@ -3,6 +3,7 @@
  * credential. test/helper.ts gives every app it builds a capture at trace level, so every
  * flow of the whole suite is checked, not only the flows of the logging tests.
  */
+import type { AuditEvent } from '../../lib/audit.ts'
 import type { LogDestination } from '../../lib/logging/logger.ts'
 
 /** Every token the suite's issuers signed (test-issuer.ts adds to it): none may appear in a log line. */
@@ -42,6 +43,11 @@ export class LogCapture implements LogDestination {
   /** Every line, parsed. */
   get entries (): Array<Record<string, unknown>> {
     return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  }
+
+  /** The audit events written so far. */
+  get audit (): AuditEvent[] {
+    return this.entries.flatMap((entry) => entry.audit === undefined ? [] : [entry.audit as AuditEvent])
   }
 
   /** Lines carrying something that looks like a credential, with what was found. */
