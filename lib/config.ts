@@ -40,6 +40,11 @@ export const ConfigSchema = Type.Object({
     secret: true,
     description: 'Secret key (at least 32 characters) for the argument digest of audit events: HMAC-SHA-256 instead of plain SHA-256, so short or guessable arguments cannot be recovered by hashing candidates. Keep it in Secret Manager and share it across instances so digests stay comparable.'
   })),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 9000,
+    description: 'After SIGTERM, how long in-flight requests get to finish before the process gives up and exits with status 1. Cloud Run stops an instance 10 s after SIGTERM.'
+  }),
 
   OAUTH_ISSUER: Type.String({
     minLength: 1,
