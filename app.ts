@@ -4,6 +4,7 @@
  * server.ts runs it in production; `fastify start` (npm run dev) and the tests load
  * it the same way.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
@@ -58,7 +59,9 @@ function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRe
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config: opts.config })
   fastify.setErrorHandler(rootErrorHandler)
-  await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/external'), options: { ...opts } })
+  // A folder with no plugin in it yet (only its README) is not emitted to dist/ by the build.
+  const externalPlugins = join(import.meta.dirname, 'plugins/external')
+  if (existsSync(externalPlugins)) await fastify.register(autoload, { dir: externalPlugins, options: { ...opts } })
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'plugins/app'), ignorePattern: /^config\.[tj]s$/, options: { ...opts } })
   await fastify.register(autoload, { dir: join(import.meta.dirname, 'routes'), dirNameRoutePrefix: false, options: { ...opts } })
 }
