@@ -4,7 +4,8 @@
  * simulate an outage, and a signer that mints any token (valid or forged).
  * Keys are generated per run. Loopback only.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createSigner, type SignerOptions } from 'fast-jwt'
@@ -34,8 +35,14 @@ export interface MintOptions {
   noKid?: boolean
 }
 
+export interface TestIssuerOptions {
+  /** Serve over https with this PEM key and certificate (production mode refuses an http issuer). */
+  tls?: { key: string, cert: string }
+}
+
 export class TestIssuer {
   readonly server: Server
+  readonly #scheme: 'http' | 'https'
   issuer = ''
   keys: TestKey[] = [generateKey()]
   /** Answer 503 to everything while true. */
@@ -45,8 +52,9 @@ export class TestIssuer {
   /** Extra or replaced metadata fields. */
   metadataOverrides: Record<string, unknown> = {}
 
-  constructor () {
-    this.server = createServer((request, response) => {
+  constructor ({ tls }: TestIssuerOptions = {}) {
+    this.#scheme = tls === undefined ? 'http' : 'https'
+    const handler: RequestListener = (request, response) => {
       const send = (status: number, body: unknown) => {
         response.writeHead(status, { 'content-type': 'application/json' })
         response.end(JSON.stringify(body))
@@ -70,12 +78,13 @@ export class TestIssuer {
         return send(200, { keys: this.keys.map((key) => ({ ...key.publicKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' })) })
       }
       send(404, { error: 'not found' })
-    })
+    }
+    this.server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler)
   }
 
   async start (): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.issuer = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    this.issuer = `${this.#scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`
     return this
   }
 
@@ -119,6 +128,6 @@ export class TestIssuer {
   }
 }
 
-export async function startTestIssuer (): Promise<TestIssuer> {
-  return new TestIssuer().start()
+export async function startTestIssuer (options: TestIssuerOptions = {}): Promise<TestIssuer> {
+  return new TestIssuer(options).start()
 }
