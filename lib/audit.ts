@@ -7,7 +7,7 @@
  * with AUDIT_DIGEST_KEY, of their canonical JSON: equal arguments give equal digests
  * whatever their key order), unless AUDIT_INCLUDE_ARGUMENTS is set for debugging.
  */
-import { createHash, createHmac } from 'node:crypto'
+import { createHmac, hash } from 'node:crypto'
 
 export type AuditDecision = 'allowed' | 'denied'
 
@@ -88,7 +88,7 @@ export function canonicalJson (value: unknown): string {
 /** `sha256:<hex>` (or `hmac-sha256:<hex>` with a key) of the arguments' canonical JSON; absent arguments digest as `{}`. */
 export function argumentsDigest (args: unknown, key?: string): string {
   const text = canonicalJson(args ?? {})
-  if (key === undefined) return `sha256:${createHash('sha256').update(text).digest('hex')}`
+  if (key === undefined) return `sha256:${hash('sha256', text, 'hex')}`
   return `hmac-sha256:${createHmac('sha256', key).update(text).digest('hex')}`
 }
 

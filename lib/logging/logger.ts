@@ -22,6 +22,13 @@ export const SEVERITY: Readonly<Record<string, string>> = {
   fatal: 'CRITICAL'
 }
 
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+/** Whether `log` writes lines of `level` (pino has this, Fastify's logger type does not). */
+export function isLevelEnabled (log: FastifyBaseLogger, level: string): boolean {
+  return (LEVEL_VALUES[level] ?? 0) >= (LEVEL_VALUES[log.level] ?? 0)
+}
+
 /** Where log lines go instead of stdout (tests capture them). */
 export interface LogDestination {
   write (line: string): void
@@ -80,10 +87,13 @@ export class RequestLogController extends LogController {
   }
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const failed = error !== null && error !== undefined
+    const level = failed ? 'error' : reply.statusCode >= 500 ? 'warn' : 'info'
+    // The hot path: build nothing for a line the level drops.
+    if (!isLevelEnabled(reply.log, level)) return
     const httpRequest = httpRequestOf(request, reply)
-    if (error !== null && error !== undefined) reply.log.error({ httpRequest, err: error }, 'request errored')
-    else if (reply.statusCode >= 500) reply.log.warn({ httpRequest }, 'request completed')
-    else reply.log.info({ httpRequest }, 'request completed')
+    if (failed) reply.log.error({ httpRequest, err: error }, 'request errored')
+    else reply.log[level]({ httpRequest }, 'request completed')
   }
 
   override routeNotFound (request: FastifyRequest): void {

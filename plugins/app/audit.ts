@@ -22,6 +22,7 @@ import {
 } from '../../lib/audit.ts'
 import type { Config } from '../../lib/config.ts'
 import type { RegisteredTool } from '../../lib/tool-registry.ts'
+import { isLevelEnabled } from '../../lib/logging/logger.ts'
 import { traceContextOf, traceLogFields } from '../../lib/logging/trace-context.ts'
 
 declare module 'fastify' {
@@ -163,6 +164,7 @@ export class AuditTrail {
   }
 
   write (request: FastifyRequest, fields: EventFields, args: unknown): void {
+    if (!isLevelEnabled(this.#log, 'info')) return
     const { AUDIT_INCLUDE_ARGUMENTS, AUDIT_DIGEST_KEY, GOOGLE_CLOUD_PROJECT } = this.#config
     const { caller } = request
     const trace = traceContextOf(request.headers)
