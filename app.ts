@@ -12,6 +12,7 @@ import configPlugin from './plugins/app/config.ts'
 import healthPlugin from './plugins/app/health.ts'
 import { loadConfig, trustProxySetting, type Config } from './lib/config.ts'
 import type { ErrorExtras } from './lib/errors.ts'
+import { loggerOptions, RequestLogController, requestChildLoggerFactory, type LogDestination } from './lib/logging/logger.ts'
 import type { ToolDefinition } from './lib/tool.ts'
 
 export interface AppOptions {
@@ -22,9 +23,12 @@ export interface AppOptions {
 }
 
 /** Fastify server options for a configuration (server.ts, tests, and `fastify start -o`). */
-export function serverOptions (config: Config): FastifyHttpOptions<Server> {
+export function serverOptions (config: Config, { logDestination }: { logDestination?: LogDestination } = {}): FastifyHttpOptions<Server> {
   return {
-    logger: { level: config.LOG_LEVEL },
+    // Cloud Logging JSON (or pino's own for `npm run dev`), trace-bound request loggers, no secrets.
+    logger: loggerOptions(config, logDestination),
+    logController: new RequestLogController(),
+    childLoggerFactory: requestChildLoggerFactory(config.GOOGLE_CLOUD_PROJECT),
     // Forms, metadata and tokens are small; the MCP route allows 1 MiB for tool arguments.
     bodyLimit: 128 * 1024,
     routerOptions: { ignoreTrailingSlash: true },

@@ -1,10 +1,11 @@
 /**
  * Production entry point: validate the configuration (exit 1 with one line naming the
- * bad variable), build the app, listen, and close cleanly on SIGTERM/SIGINT.
+ * bad variable), build the app, listen, and drain cleanly on SIGTERM/SIGINT (lib/shutdown.ts).
  */
 import Fastify from 'fastify'
 import app, { serverOptions } from './app.ts'
 import { ConfigError, loadConfig, type Config } from './lib/config.ts'
+import { closeOnSignals } from './lib/shutdown.ts'
 
 let config: Config
 try {
@@ -18,15 +19,7 @@ try {
 const fastify = Fastify(serverOptions(config))
 await fastify.register(app, { config })
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    fastify.log.info({ signal }, 'shutting down')
-    fastify.close().then(() => process.exit(0), (error: unknown) => {
-      fastify.log.error({ err: error }, 'error while shutting down')
-      process.exit(1)
-    })
-  })
-}
+closeOnSignals(fastify, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS })
 
 try {
   await fastify.listen({ port: config.PORT, host: config.HOST })

@@ -25,6 +25,27 @@ export const ConfigSchema = Type.Object({
       'The externally visible origin, e.g. `https://mcp.example.com`. Every absolute URL the server emits (resource identifiers, metadata, challenges) is built from it, never from request headers. Defaults to `http://localhost:$PORT`.'
   }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Pino log level.' }),
+  LOG_FORMAT: Type.Enum(['cloud-logging', 'pino'], {
+    description: '`cloud-logging`: one JSON object per line in Google Cloud Logging\'s format (`severity`, `message`, `httpRequest`, trace correlation). `pino`: pino\'s own JSON (numeric `level`, `msg`), which `npm run dev` and `pino-pretty` print readably. Defaults to `cloud-logging` when `NODE_ENV=production`, `pino` otherwise.'
+  }),
+  GOOGLE_CLOUD_PROJECT: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Google Cloud project id. With it, the log lines of a traced request carry `logging.googleapis.com/trace` = `projects/<id>/traces/<trace id>` (from `traceparent` or `X-Cloud-Trace-Context`), so Logs Explorer shows them under the request. Cloud Run does not set it; deploy/service.yaml does.'
+  })),
+  AUDIT_INCLUDE_ARGUMENTS: Type.Boolean({
+    default: false,
+    description: 'Adds the raw tool arguments to audit events. For debugging only: arguments can hold personal data. Otherwise an event carries only a digest of them.'
+  }),
+  AUDIT_DIGEST_KEY: Type.Optional(Type.String({
+    minLength: 32,
+    secret: true,
+    description: 'Secret key (at least 32 characters) for the argument digest of audit events: HMAC-SHA-256 instead of plain SHA-256, so short or guessable arguments cannot be recovered by hashing candidates. Keep it in Secret Manager and share it across instances so digests stay comparable.'
+  })),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 9000,
+    description: 'After SIGTERM, how long in-flight requests get to finish before the process gives up and exits with status 1. Cloud Run stops an instance 10 s after SIGTERM.'
+  }),
 
   OAUTH_ISSUER: Type.String({
     minLength: 1,
@@ -140,6 +161,7 @@ function expected (schema: Record<string, unknown>): string {
     if (schema.minimum !== undefined) return `${noun} of at least ${schema.minimum}`
     return noun
   }
+  if (typeof schema.minLength === 'number' && schema.minLength > 1) return `a value of at least ${schema.minLength} characters`
   if (schema.type === 'boolean') return 'true or false'
   if (schema.type === 'array') return 'a JSON array (see the README)'
   return 'a non-empty value'
@@ -233,6 +255,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
     input.OAUTH_ISSUER = embeddedIssuer(normalisePublicUrl(String(input.PUBLIC_URL)))
   }
+  input.LOG_FORMAT ??= input.NODE_ENV === 'production' ? 'cloud-logging' : 'pino'
 
   const [error] = validator.Errors(input)
   if (error !== undefined) {
@@ -249,7 +272,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (got === undefined && typeof schema.description === 'string') {
       throw new ConfigError(name, `${name} is missing: set it to ${schema.description.replace(/^The /, 'the ')}`)
     }
-    throw new ConfigError(name, `${name}${got === undefined ? ' is missing' : `=${JSON.stringify(got)} is invalid`}: expected ${expected(schema)}.`)
+    // A secret's value is never repeated: the message ends up in the logs.
+    const shown = schema.secret === true ? ' (value hidden)' : `=${JSON.stringify(got)}`
+    throw new ConfigError(name, `${name}${got === undefined ? ' is missing' : `${shown} is invalid`}: expected ${expected(schema)}.`)
   }
   const config = input as Config
   config.PUBLIC_URL = normalisePublicUrl(config.PUBLIC_URL)

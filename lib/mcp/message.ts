@@ -27,6 +27,8 @@ export interface McpMessage {
   readonly method: string | undefined
   /** For `tools/call`: the tool it names. */
   readonly toolName: string | undefined
+  /** For `tools/call`: the arguments as sent (validated later, by the SDK). */
+  readonly toolArguments: unknown
 }
 
 function header (headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -62,13 +64,15 @@ export function readMcpMessage (body: unknown, headers: IncomingHttpHeaders): Mc
   const message = body as Record<string, unknown>
   const kind = 'method' in message ? ('id' in message ? 'request' : 'notification') : 'response'
   const method = typeof message.method === 'string' ? message.method : undefined
-  const params = message.params as { name?: unknown } | undefined
+  const params = message.params as { name?: unknown, arguments?: unknown } | undefined
+  const isToolCall = method === 'tools/call' && typeof params?.name === 'string'
   return {
     era: outcome.kind,
     body: body as JSONRPCMessage,
     kind,
     id: kind === 'request' ? message.id as RequestId : null,
     method,
-    toolName: method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined
+    toolName: isToolCall ? params?.name as string : undefined,
+    toolArguments: isToolCall ? params?.arguments : undefined
   }
 }

@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { McpServer, type CallToolResult, type RequestId } from '@modelcontextprotocol/server'
 import packageJson from '../../package.json' with { type: 'json' }
+import type { ToolCallRecorder, ToolFailure } from '../audit.ts'
 import type { Caller } from '../caller.ts'
 import type { Config } from '../config.ts'
 import { ToolError, type ToolContext } from '../tool.ts'
@@ -26,6 +27,8 @@ export interface Exchange {
    * results (SCOPE_CHALLENGE=tool-result): the call returns this instead of running.
    */
   readonly scopeChallengeResult: CallToolResult | undefined
+  /** The audit record of this `tools/call`: told how the tool run ended. */
+  readonly audit?: ToolCallRecorder | undefined
 }
 
 export interface ServerFactoryOptions {
@@ -35,24 +38,36 @@ export interface ServerFactoryOptions {
   readonly listAllTools: boolean
 }
 
-async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, requestId: string): Promise<CallToolResult> {
+interface ToolOutcome {
+  result: CallToolResult
+  /** Why the result is an error, for the audit trail; undefined when the call succeeded. */
+  failure: ToolFailure | undefined
+}
+
+async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, requestId: string): Promise<ToolOutcome> {
   const { definition } = tool
+  const failed = (failure: ToolFailure, text: string): ToolOutcome => ({ failure, result: { isError: true, content: [{ type: 'text', text }] } })
+  let output: unknown
   try {
-    const output = await definition.handler(input as never, ctx)
-    const text = definition.render !== undefined ? definition.render(output as never) : JSON.stringify(output, null, 2)
-    return { content: [{ type: 'text', text }], structuredContent: output as Record<string, unknown> }
+    output = await definition.handler(input as never, ctx)
   } catch (error) {
     if (error instanceof ToolError) {
       ctx.log.info({ err: error }, 'tool returned an error')
-      return { isError: true, content: [{ type: 'text', text: error.message }] }
+      return failed('tool_error', error.message)
     }
-    if (ctx.signal.aborted) {
-      return { isError: true, content: [{ type: 'text', text: `The ${tool.name} call was cancelled.` }] }
-    }
+    if (ctx.signal.aborted) return failed('cancelled', `The ${tool.name} call was cancelled.`)
     // Unexpected failures stay in the log: their messages may hold internals.
     ctx.log.error({ err: error }, 'tool failed')
-    return { isError: true, content: [{ type: 'text', text: `The ${tool.name} tool failed unexpectedly; the error is logged under request id ${requestId}.` }] }
+    return failed('tool_failed', `The ${tool.name} tool failed unexpectedly; the error is logged under request id ${requestId}.`)
   }
+  // Checked here (the SDK checks again) so that a tool bug is logged as one and audited as an error.
+  const checked = tool.outputSchema['~standard'].validate(output)
+  if (!(checked instanceof Promise) && checked.issues !== undefined) {
+    ctx.log.error({ issues: checked.issues }, 'tool output does not match its output schema')
+    return failed('invalid_output', `The ${tool.name} tool failed unexpectedly; the error is logged under request id ${requestId}.`)
+  }
+  const text = definition.render !== undefined ? definition.render(output as never) : JSON.stringify(output, null, 2)
+  return { failure: undefined, result: { content: [{ type: 'text', text }], structuredContent: output as Record<string, unknown> } }
 }
 
 /**
@@ -98,7 +113,9 @@ export function buildMcpServer (
           })
         }
       }
-      return runTool(tool, input, ctx, exchange.requestId)
+      const { result, failure } = await runTool(tool, input, ctx, exchange.requestId)
+      exchange.audit?.ran(failure)
+      return result
     })
   }
 

@@ -9,7 +9,7 @@
  */
 import fp from 'fastify-plugin'
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../../lib/caller.ts'
 import {
   authUnavailableError,
@@ -30,8 +30,8 @@ import { introspect, IntrospectionUnavailableError, looksLikeJwt, type Introspec
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: verifies the Bearer token and sets `request.caller`, or answers with a Bearer challenge. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    /** onRequest hook: verifies the Bearer token and sets `request.caller`, or answers with a Bearer challenge (and audits the refusal). */
+    authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
     /** The verified caller; null until `fastify.authenticate` ran. */
@@ -159,16 +159,15 @@ const auth: FastifyPluginAsync = async (fastify) => {
     : undefined
   const failures = config.RATE_LIMIT_AUTH_FAILURE_MAX > 0 ? new FailedAuthentications(fastify, config.RATE_LIMIT_AUTH_FAILURE_MAX, windowMs) : undefined
 
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    if (request.headers.authorization === undefined) {
-      await anonymous?.spend(request)
-      return verify(request)
-    }
-    failures?.refuseIfBlocked(request)
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest, reply?: FastifyReply) {
+    const presented = request.headers.authorization !== undefined
     try {
+      if (presented) failures?.refuseIfBlocked(request)
+      else await anonymous?.spend(request)
       await verify(request)
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 401) await failures?.record(request)
+      if (presented && (error as { statusCode?: number }).statusCode === 401) await failures?.record(request)
+      fastify.audit.authenticationFailed(request, reply, error as Error)
       throw error
     }
   })
@@ -197,4 +196,4 @@ const auth: FastifyPluginAsync = async (fastify) => {
   }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry', 'rate-limit'] })
+export default fp(auth, { name: 'auth', dependencies: ['config', 'oauth-issuers', 'tool-registry', 'rate-limit', 'audit'] })

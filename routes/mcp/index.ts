@@ -84,16 +84,19 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
     request.mcpMessage = readMcpMessage(request.body, request.headers)
   }
 
-  async function enforceToolScopes (request: FastifyRequest) {
+  async function enforceToolScopes (request: FastifyRequest, reply: FastifyReply) {
     const { mcpMessage: message, caller } = request
     if (message?.toolName === undefined || caller === null) return
     const tool = registry.get(message.toolName)
+    // Written when the response closes, with what the tool execution reports.
+    const audit = fastify.audit.openToolCall(request, reply, { name: message.toolName, tool, arguments: message.toolArguments })
     // An unknown tool is the SDK's to answer (a JSON-RPC error naming it).
     if (tool === undefined) return
     const missing = missingScopes(tool.requiredScopes, caller.scopes)
     if (missing.length === 0) return
 
     const description = `The ${tool.name} tool needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(' ')}, which this access token was not granted`
+    audit.deny('insufficient_scope', description, missing)
     // Held plus required: clients treat a challenge's scopes as the whole set to ask for.
     const scopes = [...new Set([...caller.scopes, ...tool.requiredScopes])]
     const metadata = resourceMetadataUrl(config.PUBLIC_URL, request.routeOptions.url ?? '/mcp')
@@ -114,7 +117,8 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
       requestId: request.id,
       method: message.method,
       toolName: message.toolName,
-      scopeChallengeResult: request.scopeChallengeResult ?? undefined
+      scopeChallengeResult: request.scopeChallengeResult ?? undefined,
+      audit: request.toolCallAudit ?? undefined
     })
   }
 

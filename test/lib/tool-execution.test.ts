@@ -134,7 +134,7 @@ test('a client that goes away cancels the running tool', async (t) => {
 })
 
 test('failures: ToolError text is shown, anything else is logged and hidden', async (t) => {
-  const { url, token } = await setup(t)
+  const { url, token, logs } = await setup(t)
   const call = async (name: string, args: unknown) => (await (await fetch(`${url}/mcp`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${token}` },
@@ -152,7 +152,8 @@ test('failures: ToolError text is shown, anything else is logged and hidden', as
 
   const badOutput = await call('bad-output', {})
   t.equal(badOutput.isError, true, 'output that breaks the output schema is an error, not a lie')
-  t.match(badOutput.content[0].text, /Output validation error.*count/)
+  t.match(badOutput.content[0].text, /The bad-output tool failed unexpectedly; the error is logged under request id \S+/, 'a tool bug, reported like any other')
+  t.ok(logs.lines.some((line) => line.includes('tool output does not match its output schema') && line.includes('count')), 'the log names the field')
 })
 
 test('concurrent calls from different users with the same JSON-RPC id stay apart', async (t) => {

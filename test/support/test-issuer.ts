@@ -4,10 +4,12 @@
  * simulate an outage, and a signer that mints any token (valid or forged).
  * Keys are generated per run. Loopback only.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createSigner, type SignerOptions } from 'fast-jwt'
+import { issuedTokens } from './log-capture.ts'
 
 export interface TestKey {
   kid: string
@@ -36,6 +38,8 @@ export interface MintOptions {
 export interface TestIssuerOptions {
   /** A path for the issuer URL, as Keycloak (`/realms/<realm>`) or Okta (`/oauth2/default`) have. */
   path?: string
+  /** Serve over https with this PEM key and certificate (production mode refuses an http issuer off loopback). */
+  tls?: { key: string, cert: string }
 }
 
 export class TestIssuer {
@@ -58,10 +62,12 @@ export class TestIssuer {
   jwksDocument: unknown = undefined
   /** The issuer's path (e.g. `/realms/mcp`): metadata is then served where clients probe for a path issuer. */
   readonly path: string
+  readonly #scheme: 'http' | 'https'
 
-  constructor ({ path = '' }: TestIssuerOptions = {}) {
+  constructor ({ path = '', tls }: TestIssuerOptions = {}) {
     this.path = path.replace(/\/$/, '')
-    this.server = createServer((request, response) => {
+    this.#scheme = tls === undefined ? 'http' : 'https'
+    const handler: RequestListener = (request, response) => {
       const send = (status: number, body: unknown) => {
         response.writeHead(status, { 'content-type': 'application/json' })
         response.end(JSON.stringify(body))
@@ -101,12 +107,13 @@ export class TestIssuer {
         return send(200, { keys: this.keys.map((key) => ({ ...key.publicKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' })) })
       }
       send(404, { error: 'not found' })
-    })
+    }
+    this.server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler)
   }
 
   async start (): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.issuer = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`
+    this.issuer = `${this.#scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`
     return this
   }
 
@@ -138,7 +145,10 @@ export class TestIssuer {
       noTimestamp: claims.iat === undefined,
       header: header as SignerOptions['header']
     }
-    return createSigner(options)(claims)
+    const token = createSigner(options)(claims)
+    // The suite-wide log check looks for every token ever signed here.
+    issuedTokens.add(token)
+    return token
   }
 
   /** An opaque (non-JWT) token the introspection endpoint vouches for, with claim overrides. */
@@ -146,6 +156,7 @@ export class TestIssuer {
     const token = `opaque-${randomUUID()}`
     const now = Math.floor(Date.now() / 1000)
     this.opaqueTokens.set(token, { iss: this.issuer, sub: 'alice', aud: audience, exp: now + 600, scope: 'read:profile execute:tools', client_id: 'test-client', ...claims })
+    issuedTokens.add(token)
     return token
   }
 
