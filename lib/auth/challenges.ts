@@ -3,8 +3,7 @@
  * Each error renders as its HTTP status, a `WWW-Authenticate` header and the body
  * `{ error, error_description }`; the description never contains the token.
  */
-import createError from '@fastify/error'
-import type { ErrorExtras } from '../errors.ts'
+import { refusal, type ErrorExtras } from '../errors.ts'
 
 /** The Protected Resource Metadata URL for a resource path: `/mcp` → `/.well-known/oauth-protected-resource/mcp`. */
 export function resourceMetadataUrl (publicUrl: string, resourcePath: string): string {
@@ -38,11 +37,11 @@ export function bearerChallenge ({ resourceMetadata, scopes, error, errorDescrip
   return `Bearer ${params.join(', ')}`
 }
 
-const MissingTokenErrorBase = createError('MCPGW_TOKEN_MISSING', 'This MCP server needs an OAuth access token: send it as "Authorization: Bearer <token>" (clients discover how to get one from the resource_metadata URL in WWW-Authenticate)', 401)
-const InvalidTokenErrorBase = createError('MCPGW_TOKEN_INVALID', 'The access token was rejected: %s', 401)
-const TokenNotInHeaderErrorBase = createError('MCPGW_TOKEN_NOT_IN_HEADER', 'Access tokens are only accepted in the Authorization header, never in the query string or the body', 400)
-const InsufficientScopeErrorBase = createError('MCPGW_INSUFFICIENT_SCOPE', '%s', 403)
-const AuthUnavailableErrorBase = createError('MCPGW_AUTH_UNAVAILABLE', 'Tokens cannot be verified right now: %s', 503)
+const MissingTokenErrorBase = refusal('MCPGW_TOKEN_MISSING', 'This MCP server needs an OAuth access token: send it as "Authorization: Bearer <token>" (clients discover how to get one from the resource_metadata URL in WWW-Authenticate)', 401)
+const InvalidTokenErrorBase = refusal('MCPGW_TOKEN_INVALID', 'The access token was rejected: %s', 401)
+const TokenNotInHeaderErrorBase = refusal('MCPGW_TOKEN_NOT_IN_HEADER', 'Access tokens are only accepted in the Authorization header, never in the query string or the body', 400)
+const InsufficientScopeErrorBase = refusal('MCPGW_INSUFFICIENT_SCOPE', '%s', 403)
+const AuthUnavailableErrorBase = refusal('MCPGW_AUTH_UNAVAILABLE', 'Tokens cannot be verified right now: %s', 503)
 
 /** Extra headers browsers must be allowed to read on every challenge. */
 const exposeChallenge = { 'access-control-expose-headers': 'WWW-Authenticate' }

@@ -6,11 +6,12 @@
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import createError from '@fastify/error'
+import { refusal } from '../../lib/errors.ts'
 import { resourceIdentifier } from '../../lib/auth/challenges.ts'
 import type { MetadataKind } from '../../lib/auth/issuer-metadata.ts'
 import { MCP_ENDPOINT_PATHS } from '../../lib/resource.ts'
 
-const MetadataNotServedError = createError('MCPGW_METADATA_NOT_SERVED', 'The authorization server %s does not publish %s', 404)
+const MetadataNotServedError = refusal('MCPGW_METADATA_NOT_SERVED', 'The authorization server %s does not publish %s', 404)
 const MetadataUnavailableError = createError('MCPGW_METADATA_UNAVAILABLE', 'The authorization server metadata could not be fetched: %s', 502)
 
 function allowAnyOrigin (reply: FastifyReply): FastifyReply {
