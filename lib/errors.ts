@@ -14,6 +14,16 @@ export function refusal (code: string, message: string, statusCode: number): Ret
   return createError(code, message, statusCode, Error, false)
 }
 
+/** The same for errors that never leave this service (a token rejection on its way to a 401). */
+export class StacklessError extends Error {
+  constructor (message: string, options?: ErrorOptions) {
+    const { stackTraceLimit } = Error
+    Error.stackTraceLimit = 0
+    super(message, options)
+    Error.stackTraceLimit = stackTraceLimit
+  }
+}
+
 /** JSON-RPC 2.0 / MCP error codes used on the wire. */
 export const JsonRpcCode = {
   ParseError: -32700,

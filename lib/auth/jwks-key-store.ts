@@ -14,6 +14,7 @@
  * throttle and no timeout and keeps one key per fetch, which is what this avoids.)
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
+import { StacklessError } from '../errors.ts'
 import { fetchJson, type JsonFetcher } from './fetch-json.ts'
 
 export const REFETCH_INTERVAL_MS = 30_000
@@ -32,7 +33,7 @@ export interface SigningKey {
   readonly keyObject: KeyObject
 }
 
-export class UnknownKeyError extends Error {
+export class UnknownKeyError extends StacklessError {
   constructor (kid: string | undefined, issuer: string) {
     super(kid === undefined
       ? `the token has no kid and the JWKS of ${issuer} holds more than one usable key`

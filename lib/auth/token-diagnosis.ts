@@ -3,10 +3,11 @@
  * with the token and, where it is a configuration problem, how to fix it. The token
  * itself is never quoted; claim values (audience, issuer, times) are.
  */
+import { StacklessError } from '../errors.ts'
 import { audiencesOf } from './token-claims.ts'
 
 /** A rejection decided by this server before or after the library checks (alg, issuer, iat, …). */
-export class TokenRejection extends Error {
+export class TokenRejection extends StacklessError {
   constructor (message: string) {
     super(message)
     this.name = 'TokenRejection'
@@ -62,26 +63,29 @@ export function diagnoseShape (token: string, { resource }: DiagnosisContext): s
 }
 
 /**
- * A sentence for a @fastify/jwt / fast-jwt error on a token that looks like a JWS.
- * @fastify/jwt re-wraps most fast-jwt errors under one code and keeps only the
- * message, so the message is what is read.
+ * A sentence for a @fastify/jwt / fast-jwt error. @fastify/jwt re-wraps most fast-jwt
+ * errors under one code and keeps only the message, so the message is what is read.
+ * The token is decoded, and `context` worked out, only for the sentences that quote
+ * them: a flood of forged signatures costs no extra decoding.
  */
-export function diagnoseFailure (error: { code?: string, message: string }, token: string, context: DiagnosisContext): string {
-  const claims = unverifiedClaims(token)
+export function diagnoseFailure (error: { code?: string, message: string }, token: string, context: () => DiagnosisContext): string {
   const { code = '', message } = error
-  if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' || code === 'FAST_JWT_EXPIRED') return `the token expired at ${when(claims.exp)}`
-  if (code === 'FAST_JWT_INACTIVE') return `the token is not valid before ${when(claims.nbf)}`
+  if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' || code === 'FAST_JWT_EXPIRED') return `the token expired at ${when(unverifiedClaims(token).exp)}`
+  if (code === 'FAST_JWT_INACTIVE') return `the token is not valid before ${when(unverifiedClaims(token).nbf)}`
+  if (/signature is invalid/.test(message)) return 'the signature does not match the issuer\'s key (the token was altered or signed by another key)'
   const missingClaim = /The (\w+) claim is required/.exec(message)
   if (missingClaim !== null) return `the token has no ${missingClaim[1]} claim`
-  if (/signature is invalid/.test(message)) return 'the signature does not match the issuer\'s key (the token was altered or signed by another key)'
   if (/signature is missing/.test(message)) return 'the token is not signed'
   if (/\baud\b/.test(message)) {
-    const audiences = audiencesOf(claims)
-    return `the token's audience is ${audiences.length > 0 ? audiences.join(', ') : '(none)'} but this server accepts ${context.audiences.join(', ')}: ` +
-      `the client must request the resource ${context.resource}, or add the IdP's audience to OAUTH_AUDIENCE`
+    const audiences = audiencesOf(unverifiedClaims(token))
+    const { audiences: accepted, resource } = context()
+    return `the token's audience is ${audiences.length > 0 ? audiences.join(', ') : '(none)'} but this server accepts ${accepted.join(', ')}: ` +
+      `the client must request the resource ${resource}, or add the IdP's audience to OAUTH_AUDIENCE`
   }
   if (/algorithm|public key/i.test(message)) return 'the token\'s algorithm does not match the issuer\'s key'
-  if (/malformed/.test(message) || code === 'FST_JWT_BAD_REQUEST') return 'the token is malformed'
+  const shape = diagnoseShape(token, context())
+  if (shape !== undefined) return shape
+  if (/malformed/.test(message) || code === 'FST_JWT_BAD_REQUEST' || code === 'FAST_JWT_MALFORMED') return 'the token is malformed'
   if (/\bclaim\b/.test(message)) return message.replace(/^The /, 'the ').replace(/\.$/, '')
   return 'the token could not be verified'
 }

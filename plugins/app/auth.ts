@@ -22,7 +22,7 @@ import {
 import { ACCEPTED_ALGORITHMS, KeysUnavailableError, UnknownKeyError } from '../../lib/auth/jwks-key-store.ts'
 import { audiencesOf, callerFromClaims } from '../../lib/auth/token-claims.ts'
 import type { TrustedIssuer } from '../../lib/auth/trusted-issuer.ts'
-import { diagnoseFailure, diagnoseShape, TokenRejection, unverifiedClaims } from '../../lib/auth/token-diagnosis.ts'
+import { diagnoseFailure, TokenRejection, unverifiedClaims } from '../../lib/auth/token-diagnosis.ts'
 import { VerifiedTokenCache } from '../../lib/auth/verified-token-cache.ts'
 import { Budget, PER_ADDRESS_SCOPE } from '../../lib/rate-limit/budget.ts'
 import { FailedAuthentications } from '../../lib/rate-limit/failed-authentications.ts'
@@ -113,9 +113,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
     } catch (error) {
       if (error instanceof TokenRejection || error instanceof UnknownKeyError || error instanceof KeysUnavailableError) throw error
       // The audiences to name are those of the issuer the token claims, when it is one we trust.
-      const claimed = byIssuer.get(unverifiedClaims(token).iss as string) ?? primary
-      const diagnosis = { audiences: namedAudiences(claimed.audiences), resource }
-      throw new TokenRejection(diagnoseShape(token, diagnosis) ?? diagnoseFailure(error as Error, token, diagnosis))
+      const diagnosis = () => ({ audiences: namedAudiences((byIssuer.get(unverifiedClaims(token).iss as string) ?? primary).audiences), resource })
+      throw new TokenRejection(diagnoseFailure(error as Error, token, diagnosis))
     }
     // What fast-jwt does not check: a usable `sub`, `iat` not in the future, and the audience of the token's own issuer.
     if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenRejection('the token has no usable sub claim')
@@ -124,7 +123,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
     }
     const trusted = byIssuer.get(claims.iss as string)
     if (trusted !== undefined && issuers.length > 1 && !audiencesOf(claims).some((aud) => trusted.audiences.includes(aud))) {
-      throw new TokenRejection(diagnoseFailure({ message: 'aud' }, token, { audiences: namedAudiences(trusted.audiences), resource }))
+      throw new TokenRejection(diagnoseFailure({ message: 'aud' }, token, () => ({ audiences: namedAudiences(trusted.audiences), resource })))
     }
     return callerFromClaims(claims)
   }
