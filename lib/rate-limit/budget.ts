@@ -48,9 +48,19 @@ export function describeWindow (windowMs: number): string {
   return windowMs % 1000 === 0 ? `${windowMs / 1000} seconds` : `${windowMs} ms`
 }
 
-/** The counter key of a verified caller: issuer and subject, hashed so user ids are not written to Redis. */
+const callerKeys = new WeakMap<Caller, string>()
+
+/**
+ * The counter key of a verified caller: issuer and subject, hashed so user ids are not
+ * written to Redis. Worked out once per Caller (a cached token's caller is reused).
+ */
 export function callerKey (caller: Caller): string {
-  return createHash('sha256').update(JSON.stringify([caller.issuer, caller.sub])).digest('base64url').slice(0, 22)
+  let key = callerKeys.get(caller)
+  if (key === undefined) {
+    key = createHash('sha256').update(JSON.stringify([caller.issuer, caller.sub])).digest('base64url').slice(0, 22)
+    callerKeys.set(caller, key)
+  }
+  return key
 }
 
 /** The counter key of the client address (IPv6 per /64, as @fastify/rate-limit does). */
