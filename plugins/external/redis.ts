@@ -6,7 +6,7 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
-import { RedisConnection } from '../../lib/redis-connection.ts'
+import type { RedisConnection } from '../../lib/redis-connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +21,8 @@ const redis: FastifyPluginAsync = async (fastify) => {
     fastify.decorate('redis', null)
     return
   }
+  // Loaded only when used: ioredis alone adds about 26 MB to the resident size of a process.
+  const { RedisConnection } = await import('../../lib/redis-connection.ts')
   const connection = new RedisConnection({
     url: config.REDIS_URL,
     keyPrefix: config.REDIS_KEY_PREFIX,
