@@ -5,13 +5,14 @@
  *
  * Layout of one run: a loopback HTTPS token issuer (keys made for the run) → tokens
  * minted → cold starts (spawn → first good tools/call, best of a few) → the baseline
- * server alone under load → the server under test (`node server.ts`, production
+ * server alone under load → the server under test (the Dockerfile's CMD, `node dist/server.js`, production
  * mode) under each scenario's load. Each load is preceded by correctness checks
  * and a warm-up. autocannon runs here, each server in its own process.
  */
 import { cpus, loadavg, totalmem } from 'node:os'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { BenchIssuer, withBadSignature } from './bench-issuer.ts'
 import { ChildServer, freePort, killAllChildren, procCpuMs, procStatusKb, resetPeakRss } from './child-server.ts'
@@ -30,6 +31,7 @@ import {
   verdictOf,
   type ScenarioResult
 } from './report.ts'
+import { parseDockerfile, runtimeCommand } from '../scripts/check-production.ts'
 import { buildScenarios, checkWhoami, mcpRequest, SCENARIO_IDS, WARM_SUB, type HttpRequestSpec, type ObservedResponse, type Scenario } from './scenarios.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -39,7 +41,7 @@ const TOKEN_CACHE_SIZE = 1000
 
 const HELP = `npm run bench [-- options]
 
-Measures the server under test (node server.ts, NODE_ENV=production) against a bare
+Measures the server under test (node dist/server.js as the Dockerfile runs it, built first) against a bare
 Fastify route, checks the performance targets, prints the tables and writes
 bench/results/<timestamp>.json. Exit code 1 when a target is missed or the run is
 invalid (errors, unexpected statuses or bodies), 2 on a crash or time-out.
@@ -205,10 +207,23 @@ interface ServerPlan {
   port: number
   origin: string
   env: Record<string, string>
+  /** The Dockerfile's CMD entry, e.g. dist/server.js. */
+  entry: string
 }
 
 function mcpServer (plan: ServerPlan, label: string, nodeArgs: string[] = []): ChildServer {
-  return new ChildServer({ script: 'server.ts', cwd: ROOT, env: plan.env, nodeArgs, label })
+  return new ChildServer({ script: plan.entry, cwd: ROOT, env: plan.env, nodeArgs, label })
+}
+
+/**
+ * The server under test runs as the container does: the Dockerfile's CMD (compiled
+ * JavaScript, built now with `npm run build`) with the runtime stage's ENV.
+ */
+function productionCommand (): { entry: string, env: Record<string, string> } {
+  const command = runtimeCommand(parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')))
+  const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+  if (build.status !== 0) throw new Error('npm run build failed: the benchmark measures the compiled server the Dockerfile runs')
+  return command
 }
 
 async function waitReady (server: ChildServer, origin: string, probe: HttpRequestSpec, check: (response: ObservedResponse) => string | undefined): Promise<void> {
@@ -264,6 +279,8 @@ async function main (): Promise<number> {
   const machine = { node: process.version, cpuModel: cpu[0]?.model ?? 'unknown', cores: cpu.length, memoryMb: Math.round(totalmem() / 2 ** 20), loadavgAtStart: loadavg() }
   log(`mcp-gateway benchmark — Node ${machine.node}, ${machine.cores} × ${machine.cpuModel}, load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`)
 
+  const production = productionCommand()
+  log(`server under test: node ${production.entry} (the Dockerfile's CMD, just built)${production.env.NODE_OPTIONS === undefined ? '' : ` with NODE_OPTIONS=${production.env.NODE_OPTIONS}`}`)
   const issuer = await new BenchIssuer().start()
   onAbort = () => issuer.removeFiles()
   const port = await freePort()
@@ -271,7 +288,10 @@ async function main (): Promise<number> {
   const plan: ServerPlan = {
     port,
     origin,
+    entry: production.entry,
     env: {
+      // The container's environment (NODE_ENV, NODE_OPTIONS, …); the lines below set what differs on loopback.
+      ...production.env,
       // The rate limiters run (their cost is part of the path) but never refuse: one bench
       // user sends thousands of requests a second. The environment can override these.
       RATE_LIMIT_CALLER_MAX: '1000000000',

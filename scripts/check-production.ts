@@ -238,6 +238,16 @@ function majorOfRange (range: string | undefined, what: string): number {
 }
 
 /** Fails on any disagreement; returns a one-line summary of what was checked. */
+/** What the runtime stage runs: its CMD's entry (`dist/server.js`) and the environment its ENV lines set. */
+export function runtimeCommand (stages: Stage[]): { entry: string, env: Record<string, string> } {
+  const runtime = stages.at(-1) ?? fail('the Dockerfile has no stage')
+  const env = Object.assign({}, ...runtime.instructions.filter(({ keyword }) => keyword === 'ENV').map(({ args }) => parseEnv(args))) as Record<string, string>
+  const cmd = runtime.instructions.filter(({ keyword }) => keyword === 'CMD').at(-1) ?? fail('the runtime stage has no CMD')
+  const [program, entry] = cmd.args.startsWith('[') ? JSON.parse(cmd.args) as string[] : []
+  if (program !== 'node' || entry === undefined || !/^dist\/.+\.js$/.test(entry)) fail(`CMD must be the exec form ["node", "dist/<entry>.js"] (it is ${cmd.args})`)
+  return { entry, env }
+}
+
 export function checkConsistency (stages: Stage[]): string {
   const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     engines?: { node?: string }, devDependencies?: Record<string, string>, scripts?: Record<string, string>
@@ -253,24 +263,20 @@ export function checkConsistency (stages: Stage[]): string {
   if (running !== pinned) fail(`this check runs on Node ${process.versions.node}; run it with the project's Node ${pinned} (npm run check:production)`)
 
   const runtime = stages.at(-1)!
-  const env = Object.assign({}, ...runtime.instructions.filter(({ keyword }) => keyword === 'ENV').map(({ args }) => parseEnv(args))) as Record<string, string>
+  const { entry, env } = runtimeCommand(stages)
   if (env.NODE_ENV !== 'production') fail(`the runtime stage must set NODE_ENV=production (it sets ${JSON.stringify(env.NODE_ENV)})`)
   const runs = runtime.instructions.filter(({ keyword }) => keyword === 'RUN').map(({ args }) => args)
   if (!runs.some((command) => /\bnpm ci\b/.test(command) && /--omit=dev\b/.test(command))) fail('the runtime stage must install production dependencies only (npm ci --omit=dev)')
   if (runs.some((command) => /\bnpm (install|i)\b/.test(command))) fail('the runtime stage must install from the lockfile (npm ci), not npm install')
   const user = runtime.instructions.filter(({ keyword }) => keyword === 'USER').at(-1)?.args
   if (user === undefined || /^(root|0)(:.*)?$/.test(user)) fail('the runtime stage must switch to a non-root USER')
-  const cmd = runtime.instructions.filter(({ keyword }) => keyword === 'CMD').at(-1)
-  if (cmd === undefined) fail('the runtime stage has no CMD')
-  const [program, entry] = cmd.args.startsWith('[') ? JSON.parse(cmd.args) as string[] : []
-  if (program !== 'node' || entry === undefined || !/^dist\/.+\.js$/.test(entry)) fail(`CMD must be the exec form ["node", "dist/<entry>.js"] (it is ${cmd.args})`)
   if (relative(join(root, 'dist'), join(root, entry)).startsWith('..')) fail(`CMD entry ${entry} is outside dist/`)
   const source = join(root, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'))
   if (!existsSync(source)) fail(`CMD runs ${entry}, but there is no ${relative(root, source)} to compile it from`)
   const host = loadConfig({ ...env, OAUTH_ISSUER: 'https://issuer.example.com/' }).HOST
   if (host !== '0.0.0.0') fail(`the runtime stage would listen on ${host}; containers must listen on 0.0.0.0`)
   if (packageJson.scripts?.build === undefined) fail('package.json has no build script')
-  return `Dockerfile agrees with package.json: Node ${pinned}, NODE_ENV=production, npm ci --omit=dev, USER ${user}, CMD ${cmd.args}`
+  return `Dockerfile agrees with package.json: Node ${pinned}, NODE_ENV=production, npm ci --omit=dev, USER ${user}, CMD node ${entry}`
 }
 
 async function freePort (): Promise<number> {
