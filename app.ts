@@ -11,7 +11,7 @@ import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, F
 import configPlugin from './plugins/app/config.ts'
 import healthPlugin from './plugins/app/health.ts'
 import { loadConfig, trustProxySetting, type Config } from './lib/config.ts'
-import type { ErrorExtras } from './lib/errors.ts'
+import { applyErrorHeaders, type ErrorExtras } from './lib/errors.ts'
 import { loggerOptions, RequestLogController, requestChildLoggerFactory, type LogDestination } from './lib/logging/logger.ts'
 import type { ToolDefinition } from './lib/tool.ts'
 
@@ -70,7 +70,7 @@ function rootErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRe
   const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
   const level = error.logLevel ?? (status >= 500 ? 'error' : undefined)
   if (level !== undefined) request.log[level]({ err: error }, 'request failed')
-  if (error.headers !== undefined) reply.headers(error.headers)
+  if (error.headers !== undefined) applyErrorHeaders(reply, error.headers)
   reply.code(status)
   if (error.oauthError !== undefined) return reply.send({ error: error.oauthError, error_description: error.message })
   const exposed = status < 500 || error.code?.startsWith('MCPGW_') === true

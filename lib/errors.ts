@@ -4,6 +4,7 @@
  * objects; `jsonRpcCode` says which code (see lib/mcp/json-rpc.ts).
  */
 import createError from '@fastify/error'
+import type { FastifyReply } from 'fastify'
 
 /**
  * An error class for a refusal: a decision about a request, not a bug. It carries no
@@ -131,4 +132,21 @@ export function rateLimitedError (message: string, retryAfterSeconds: number, he
     jsonRpcData: { retryAfterSeconds },
     logLevel: 'info' as const
   })
+}
+
+/**
+ * Writes an error's headers. An `Access-Control-Expose-Headers` list is added to, not
+ * replaced: CORS may already expose more (Retry-After, RateLimit-*) than a challenge names.
+ */
+export function applyErrorHeaders (reply: FastifyReply, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    const current = name === 'access-control-expose-headers' ? reply.getHeader(name) : undefined
+    if (typeof current === 'string' && current !== '') {
+      const exposed = new Set(current.split(',').map((header) => header.trim().toLowerCase()))
+      const added = value.split(',').map((header) => header.trim()).filter((header) => !exposed.has(header.toLowerCase()))
+      reply.header(name, added.length > 0 ? `${current}, ${added.join(', ')}` : current)
+    } else {
+      reply.header(name, value)
+    }
+  }
 }

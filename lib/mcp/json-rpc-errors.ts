@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { JsonRpcCode, jsonRpcCodeByErrorCode, type ErrorExtras } from '../errors.ts'
+import { applyErrorHeaders, JsonRpcCode, jsonRpcCodeByErrorCode, type ErrorExtras } from '../errors.ts'
 
 /**
  * The MCP route's error handler: every failure is answered with the HTTP status it
@@ -8,7 +8,7 @@ import { JsonRpcCode, jsonRpcCodeByErrorCode, type ErrorExtras } from '../errors
  */
 export function mcpErrorHandler (error: FastifyError & ErrorExtras, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  if (error.headers !== undefined) reply.headers(error.headers)
+  if (error.headers !== undefined) applyErrorHeaders(reply, error.headers)
   request.log[error.logLevel ?? (status >= 500 ? 'error' : 'info')]({ err: error }, status >= 500 ? 'MCP request failed' : 'MCP request refused')
   reply.code(status)
   if (error.oauthError !== undefined) return reply.send({ error: error.oauthError, error_description: error.message })

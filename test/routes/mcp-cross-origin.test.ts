@@ -84,7 +84,8 @@ test('CORS preflight of the MCP endpoint answers allowed origins with the MCP he
   const unauthenticated = await callTool(app, { headers: { origin: 'http://localhost:6274' } })
   t.equal(unauthenticated.statusCode, 401)
   t.equal(unauthenticated.headers['access-control-allow-origin'], 'http://localhost:6274', 'a browser client can read the challenge')
-  t.match(unauthenticated.headers['access-control-expose-headers'], /WWW-Authenticate/)
+  t.equal(unauthenticated.headers['access-control-expose-headers'], 'WWW-Authenticate, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
+    'the challenge adds to the CORS list instead of replacing it: a browser can still read Retry-After on a 429')
 
   const discovery = await app.inject({ method: 'OPTIONS', url: '/.well-known/oauth-protected-resource/mcp', headers: { origin: 'https://anywhere.example', 'access-control-request-method': 'GET' } })
   t.equal(discovery.statusCode, 204, 'the discovery documents keep their own CORS, open to any origin')
