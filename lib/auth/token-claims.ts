@@ -20,7 +20,8 @@ export function audiencesOf (claims: Record<string, unknown>): string[] {
 
 /** Claims that passed signature, issuer, audience and time checks → the caller tools see. */
 export function callerFromClaims (claims: Record<string, unknown>): Caller {
-  const clientId = typeof claims.azp === 'string' ? claims.azp : typeof claims.client_id === 'string' ? claims.client_id : undefined
+  // azp (OIDC, Auth0, Keycloak), client_id (RFC 9068), cid (Okta).
+  const clientId = [claims.azp, claims.client_id, claims.cid].find((value): value is string => typeof value === 'string' && value !== '')
   return {
     sub: claims.sub as string,
     issuer: claims.iss as string,
