@@ -32,6 +32,8 @@ export type ToolFailure =
   | 'invalid_output'
   /** The call was cancelled or the client went away before the result. */
   | 'cancelled'
+  /** The tool did not finish within TOOL_TIMEOUT_S. */
+  | 'timed_out'
   /** The protocol layer refused the request before the tool ran. */
   | 'not_run'
 

@@ -57,6 +57,12 @@ export const ConfigSchema = Type.Object({
   JWKS_URI: Type.Optional(Type.String({ description: 'Overrides the `jwks_uri` found in the issuer\'s metadata.' })),
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'Seconds of clock skew allowed on `exp`, `nbf` and `iat`.' }),
   TOKEN_CACHE_SIZE: Type.Integer({ minimum: 0, default: 1000, description: 'Verified tokens kept in memory (LRU; an entry never outlives its token). 0 turns the cache off.' }),
+  TOOL_TIMEOUT_S: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 120,
+    description: 'Seconds a tool call may run. Past it the handler\'s signal aborts and the call answers with an error, even if the handler ignores the signal (clients such as ChatGPT give up after about a minute anyway).'
+  }),
   SCOPE_CHALLENGE: Type.Enum(['http', 'tool-result'], {
     default: 'http',
     description: 'How a tool call without the needed scopes is refused: `http` (403 + `WWW-Authenticate`, for MCP Inspector, Claude, the SDK) or `tool-result` (HTTP 200 with `isError` and `_meta["mcp/www_authenticate"]`, which ChatGPT turns into its re-link prompt).'

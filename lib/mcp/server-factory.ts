@@ -44,18 +44,61 @@ interface ToolOutcome {
   failure: ToolFailure | undefined
 }
 
-async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, requestId: string): Promise<ToolOutcome> {
+/** Rejects when `signal` aborts: the race that ends a call whose handler ignores its signal. */
+function aborted (signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
+/** A call's time limit: a signal that aborts when `parent` does or when `seconds` pass. Dispose of it when the call ends. */
+class Deadline {
+  readonly seconds: number
+  readonly #controller = new AbortController()
+  readonly #parent: AbortSignal
+  readonly #timer: NodeJS.Timeout
+  #passed = false
+
+  constructor (parent: AbortSignal, seconds: number) {
+    this.seconds = seconds
+    this.#parent = parent
+    this.#timer = setTimeout(() => {
+      this.#passed = true
+      this.#controller.abort(new Error(`no result within ${seconds} s`))
+    }, seconds * 1000)
+    if (parent.aborted) this.#controller.abort(parent.reason)
+    else parent.addEventListener('abort', this.#cancel, { once: true })
+  }
+
+  get signal (): AbortSignal { return this.#controller.signal }
+  get passed (): boolean { return this.#passed }
+
+  dispose (): void {
+    clearTimeout(this.#timer)
+    this.#parent.removeEventListener('abort', this.#cancel)
+  }
+
+  readonly #cancel = (): void => { this.#controller.abort(this.#parent.reason) }
+}
+
+async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, requestId: string, deadline: Deadline): Promise<ToolOutcome> {
   const { definition } = tool
   const failed = (failure: ToolFailure, text: string): ToolOutcome => ({ failure, result: { isError: true, content: [{ type: 'text', text }] } })
+  const { signal } = ctx
   let output: unknown
   try {
-    output = await definition.handler(input as never, ctx)
+    output = await Promise.race([definition.handler(input as never, ctx), aborted(signal)])
   } catch (error) {
     if (error instanceof ToolError) {
       ctx.log.info({ err: error }, 'tool returned an error')
       return failed('tool_error', error.message)
     }
-    if (ctx.signal.aborted) return failed('cancelled', `The ${tool.name} call was cancelled.`)
+    if (deadline.passed) {
+      ctx.log.warn({ timeoutSeconds: deadline.seconds }, 'tool timed out')
+      return failed('timed_out', `The ${tool.name} tool did not finish within ${deadline.seconds} s and was stopped.`)
+    }
+    if (signal.aborted) return failed('cancelled', `The ${tool.name} call was cancelled.`)
     // Unexpected failures stay in the log: their messages may hold internals.
     ctx.log.error({ err: error }, 'tool failed')
     return failed('tool_failed', `The ${tool.name} tool failed unexpectedly; the error is logged under request id ${requestId}.`)
@@ -99,11 +142,13 @@ export function buildMcpServer (
       const progressToken = mcpReq._meta?.progressToken
       // A child logger costs more than most tool calls: made only when a handler logs.
       let log: FastifyBaseLogger | undefined
+      const deadline = new Deadline(mcpReq.signal, config.TOOL_TIMEOUT_S)
       const ctx: ToolContext = {
         caller: exchange.caller,
         get log () { return (log ??= exchange.log.child({ tool: tool.name })) },
         config,
-        signal: mcpReq.signal,
+        // Aborted when the client cancels or leaves, or when the time limit passes.
+        signal: deadline.signal,
         tools: registry.summaries,
         reportProgress: async (progress, total, message) => {
           if (progressToken === undefined) return
@@ -113,7 +158,13 @@ export function buildMcpServer (
           })
         }
       }
-      const { result, failure } = await runTool(tool, input, ctx, exchange.requestId)
+      let outcome: ToolOutcome
+      try {
+        outcome = await runTool(tool, input, ctx, exchange.requestId, deadline)
+      } finally {
+        deadline.dispose()
+      }
+      const { result, failure } = outcome
       exchange.audit?.ran(failure)
       return result
     })

@@ -41,6 +41,18 @@ const testTools = [
     }
   }),
   defineTool({
+    name: 'hang',
+    title: 'Hang',
+    description: 'Never finishes and ignores its signal.',
+    requiredScopes: ['execute:tools'],
+    input: Type.Object({}),
+    output: Type.Object({}),
+    async handler (_input, { signal }) {
+      signal.addEventListener('abort', () => aborted(signal.reason))
+      return new Promise(() => {})
+    }
+  }),
+  defineTool({
     name: 'slow-whoami',
     title: 'Slow whoami',
     description: 'Answers with the caller after a pause, so calls overlap.',
@@ -187,4 +199,23 @@ test('an initialize leaves nothing behind: later requests answer as before', asy
     t.equal(init.result.protocolVersion, protocolVersion)
   }
   t.same(await post(list, '2025-06-18'), before)
+})
+
+test('a tool that does not finish in TOOL_TIMEOUT_S is stopped: its signal aborts and the call answers', async (t) => {
+  const issuer = await startTestIssuer()
+  t.after(() => issuer.stop())
+  const { url, logs } = await build(t, { env: { OAUTH_ISSUER: issuer.issuer, TOOL_TIMEOUT_S: '1' }, tools: testTools, listen: true })
+  const seen = abortSeen()
+  const started = Date.now()
+  const response = await fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${issuer.mint(`${url}/mcp`)}` },
+    body: callBody('hang')
+  })
+  const { result } = await response.json() as { result: { isError: boolean, content: Array<{ text: string }> } }
+  t.ok(Date.now() - started < 5000, 'answered soon after the limit')
+  t.equal(result.isError, true)
+  t.equal(result.content[0]?.text, 'The hang tool did not finish within 1 s and was stopped.')
+  t.match(String(await seen), /no result within 1 s/, 'the handler\'s signal aborted with the reason')
+  t.equal(logs.audit.find((event) => event.tool === 'hang')?.failure, 'timed_out', 'and the audit trail says why')
 })
