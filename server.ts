@@ -4,17 +4,10 @@
  */
 import Fastify from 'fastify'
 import app, { serverOptions } from './app.ts'
-import { ConfigError, loadConfig, type Config } from './lib/config.ts'
+import { loadConfigOrExit } from './lib/config.ts'
 import { closeOnSignals } from './lib/shutdown.ts'
 
-let config: Config
-try {
-  config = loadConfig()
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(`mcp-gateway: configuration error: ${error.message}`)
-  process.exit(1)
-}
+const config = loadConfigOrExit()
 
 const fastify = Fastify(serverOptions(config))
 await fastify.register(app, { config })

@@ -219,6 +219,20 @@ export function usesEmbeddedIssuer (config: Pick<Config, 'OAUTH_ISSUER' | 'PUBLI
   return config.OAUTH_ISSUER === embeddedIssuer(config.PUBLIC_URL)
 }
 
+/**
+ * The configuration for a command (the server, the doctor): a bad setting ends the
+ * process with status 1 and the one line that names it.
+ */
+export function loadConfigOrExit (env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(`mcp-gateway: configuration error: ${error.message}`)
+    process.exit(1)
+  }
+}
+
 /** Comma- or space-separated list settings. */
 export function listOf (value: string | undefined): string[] {
   return value === undefined ? [] : value.split(/[\s,]+/).filter((item) => item !== '')

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util'
 import { text } from 'node:stream/consumers'
-import { ConfigError, loadConfig, type Config } from '../lib/config.ts'
+import { loadConfigOrExit } from '../lib/config.ts'
 import { renderReport } from '../lib/doctor/report.ts'
 import { reportTitle, runDoctor } from '../lib/doctor/run-doctor.ts'
 
@@ -33,15 +33,8 @@ if (args.help === true) {
   process.exit(0)
 }
 
-let config: Config
-try {
-  config = loadConfig()
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  // The same line the server prints when it refuses to start.
-  console.error(`mcp-gateway: configuration error: ${error.message}`)
-  process.exit(1)
-}
+// The same line, and status, as the server when it refuses to start.
+const config = loadConfigOrExit()
 
 let token = args.token
 if (token === '-') {

@@ -6,15 +6,10 @@ import { connect } from 'node:net'
 import { test, type Test } from 'tap'
 import { build } from './helper.ts'
 import { callTool } from './support/mcp-http.ts'
-import { startTestIssuer, type TestIssuer } from './support/test-issuer.ts'
+import { issuerFor } from './support/test-issuer.ts'
 
 const PUBLIC_URL = 'https://mcp.example.test'
 
-async function issuerFor (t: Test): Promise<TestIssuer> {
-  const issuer = await startTestIssuer()
-  t.after(() => issuer.stop())
-  return issuer
-}
 
 /** The per-address budget (2 requests) tells which address the server took as the client's. */
 async function statuses (t: Test, env: Record<string, string>, requests: Array<{ remoteAddress: string, forwardedFor?: string }>): Promise<number[]> {

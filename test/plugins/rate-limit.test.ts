@@ -16,16 +16,11 @@ import whoami from '../../tools/whoami.ts'
 import { build } from '../helper.ts'
 import { callTool } from '../support/mcp-http.ts'
 import { startRedis } from '../support/redis-server.ts'
-import { startTestIssuer, type TestIssuer } from '../support/test-issuer.ts'
+import { issuerFor } from '../support/test-issuer.ts'
 
 const PUBLIC_URL = 'https://mcp.example.test'
 const AUDIENCE = `${PUBLIC_URL}/mcp`
 
-async function issuerFor (t: Test): Promise<TestIssuer> {
-  const issuer = await startTestIssuer()
-  t.after(() => issuer.stop())
-  return issuer
-}
 
 /** A test-only tool with its own budget: two calls per minute per user. */
 const expensive = defineTool({

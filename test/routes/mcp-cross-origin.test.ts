@@ -9,16 +9,11 @@ import { test, type Test } from 'tap'
 import { chromium } from 'playwright-core'
 import { build } from '../helper.ts'
 import { callTool } from '../support/mcp-http.ts'
-import { startTestIssuer, type TestIssuer } from '../support/test-issuer.ts'
+import { issuerFor } from '../support/test-issuer.ts'
 
 const PUBLIC_URL = 'https://mcp.example.test'
 const AUDIENCE = `${PUBLIC_URL}/mcp`
 
-async function issuerFor (t: Test): Promise<TestIssuer> {
-  const issuer = await startTestIssuer()
-  t.after(() => issuer.stop())
-  return issuer
-}
 
 test('Origin: absent passes, allowed passes with CORS headers, anything else is refused with 403 before authentication', async (t) => {
   const issuer = await issuerFor(t)

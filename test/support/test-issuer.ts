@@ -167,6 +167,13 @@ export class TestIssuer {
   }
 }
 
+/** A started test issuer that stops when the test ends. */
+export async function issuerFor (t: { after: (fn: () => unknown) => void }, options: TestIssuerOptions = {}): Promise<TestIssuer> {
+  const issuer = await startTestIssuer(options)
+  t.after(() => issuer.stop())
+  return issuer
+}
+
 export async function startTestIssuer (options: TestIssuerOptions = {}): Promise<TestIssuer> {
   return new TestIssuer(options).start()
 }

@@ -10,7 +10,7 @@ import { runDoctor } from '../../../lib/doctor/run-doctor.ts'
 import { defineTool, type ToolDefinition } from '../../../lib/tool.ts'
 import echo from '../../../tools/echo.ts'
 import { build } from '../../helper.ts'
-import { generateKey, startTestIssuer, type TestIssuer, type TestIssuerOptions } from '../../support/test-issuer.ts'
+import { generateKey, issuerFor as startIssuer, type TestIssuer, type TestIssuerOptions } from '../../support/test-issuer.ts'
 
 const PUBLIC_URL = 'https://localhost:1'
 const RESOURCE = `${PUBLIC_URL}/mcp`
@@ -18,8 +18,7 @@ const now = () => Math.floor(Date.now() / 1000)
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 async function issuerFor (t: Test, options: TestIssuerOptions = {}): Promise<TestIssuer> {
-  const issuer = await startTestIssuer(options)
-  t.after(() => issuer.stop())
+  const issuer = await startIssuer(t, options)
   issuer.metadataOverrides = { registration_endpoint: `${issuer.issuer}/register`, scopes_supported: ['openid', 'read:profile', 'execute:tools'] }
   return issuer
 }
