@@ -28,7 +28,8 @@ test('the scope map: union of scopes, allowed tools', async (t) => {
   t.same(registry.scopes, ['a:read', 'b:write'])
   t.same(registry.allowedFor(new Set(['a:read'])).map((tool) => tool.name), ['sample'])
   t.same(registry.allowedFor(new Set(['a:read', 'b:write'])).map((tool) => tool.name), ['sample', 'other'])
-  t.same(new ToolRegistry(tools).scopes, ['read:profile', 'execute:tools'])
+  t.same(new ToolRegistry(tools).scopes, ['read:profile', 'execute:tools', 'notes:read', 'notes:write'])
+  t.same(new ToolRegistry(toolsWithBackends(tools, []).offered).scopes, ['read:profile', 'execute:tools'], 'without the notes backend, no notes scopes')
 })
 
 test('a tool is offered only when every backend it declares is configured', async (t) => {
