@@ -79,7 +79,7 @@ export async function loadOrCreateDevSigningKeys (dir: string): Promise<SigningK
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(temporary, JSON.stringify({ keys: [generatePrivateJwk('RS256', `dev-${randomBytes(6).toString('base64url')}`)] }, null, 2), { mode: 0o600 })
+  await writeFile(temporary, JSON.stringify({ keys: [generatePrivateJwk('ES256', `dev-${randomBytes(6).toString('base64url')}`)] }, null, 2), { mode: 0o600 })
   try {
     await link(temporary, path)
   } catch (error) {

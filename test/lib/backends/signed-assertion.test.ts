@@ -64,7 +64,7 @@ test('the development key: generated once, reused, private to the owner', async 
   t.equal(first?.[0]?.kid, second?.[0]?.kid, 'two processes starting together agree on one key')
   t.equal((await loadOrCreateDevSigningKeys(dir))[0]?.kid, first?.[0]?.kid, 'and it survives a restart')
   t.equal(statSync(join(dir, DEV_ASSERTION_KEYS_FILE)).mode & 0o777, 0o600)
-  t.match(JSON.parse(readFileSync(join(dir, DEV_ASSERTION_KEYS_FILE), 'utf8')), { keys: [{ kty: 'RSA', alg: 'RS256', d: String }] })
+  t.match(JSON.parse(readFileSync(join(dir, DEV_ASSERTION_KEYS_FILE), 'utf8')), { keys: [{ kty: 'EC', crv: 'P-256', alg: 'ES256', d: String }] }, 'ES256: an order of magnitude cheaper to sign than RS256')
 
   writeFileSync(join(dir, DEV_ASSERTION_KEYS_FILE), 'garbage')
   await t.rejects(loadOrCreateDevSigningKeys(dir), { message: /backend-signing-keys\.json is not a key file written by this server .*: delete it to generate a new key/ })
