@@ -8,6 +8,7 @@
 import { isIP } from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { signingKeyFromJwk, SigningKeyError, type SigningKey } from './backends/jws.ts'
 
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Enum(['development', 'production', 'test'], {
@@ -77,7 +78,11 @@ export const ConfigSchema = Type.Object({
     description: 'RFC 7662 introspection endpoint of `OAUTH_ISSUER`. When set, access tokens that are not JWTs (opaque tokens, e.g. Google\'s) are checked there, authenticating as `OAUTH_CLIENT_ID`.'
   })),
   OAUTH_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'This server\'s own OAuth client at the IdP (confidential), for token introspection and token exchange.' })),
-  OAUTH_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'The secret of `OAUTH_CLIENT_ID` (client_secret_basic). Keep it in a secret store.' })),
+  OAUTH_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, secret: true, description: 'The secret of `OAUTH_CLIENT_ID` (client_secret_basic). Keep it in a secret store.' })),
+  OAUTH_CLIENT_PRIVATE_KEY: Type.Optional(Type.Object({ kty: Type.String({ minLength: 1 }) }, {
+    secret: true,
+    description: 'A private JWK (JSON, e.g. `{"kty":"RSA","kid":"gw-1",…}`) with which `OAUTH_CLIENT_ID` authenticates at the token endpoint for token exchange (`private_key_jwt`, RS256/PS256/ES256/EdDSA), instead of `OAUTH_CLIENT_SECRET`. Register its public half with the IdP. Keep it in a secret store.'
+  })),
   OAUTH_EXTRA_ISSUERS: Type.Optional(Type.Array(Type.Object({
     issuer: Type.String({ minLength: 1 }),
     audience: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
@@ -132,17 +137,35 @@ export const ConfigSchema = Type.Object({
   DEV_AUTH_DATA_DIR: Type.String({
     minLength: 1,
     default: '.data/dev-auth',
-    description: 'Where the embedded development authorization server keeps its signing keys, cookie keys, registered clients, grants, refresh tokens and sessions (relative paths start at the working directory). Delete the folder to start over. Unused when `OAUTH_ISSUER` is set.'
+    description: 'Where the embedded development authorization server keeps its signing keys, cookie keys, registered clients, grants, refresh tokens and sessions, and the credentials of this server\'s own client for token exchange (relative paths start at the working directory). Delete the folder to start over. Outside production it also holds the generated key of `signed-assertion` backends when `BACKEND_SIGNING_KEYS` is unset; otherwise it is unused when `OAUTH_ISSUER` is set.'
   }),
   DEV_AUTH_TOKEN_TTL_S: Type.Integer({
     minimum: 60,
     maximum: 86_400,
     default: 3600,
     description: 'Lifetime in seconds of the access tokens the embedded development authorization server and `npm run token` issue. Shorten it to watch clients refresh.'
-  })
+  }),
+  BACKENDS: Type.Optional(Type.Array(Type.Object({
+    name: Type.String({ minLength: 1 }),
+    baseUrl: Type.String({ minLength: 1 }),
+    audience: Type.String({ minLength: 1 }),
+    resource: Type.Optional(Type.String({ minLength: 1 })),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    mode: Type.Enum(['token-exchange', 'signed-assertion']),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 }))
+  }, { additionalProperties: false }), {
+    description: 'The services tools call as the user (`ctx.backend(name)`), as JSON: `[{"name":"notes","baseUrl":"https://notes.internal","audience":"https://notes.internal","scopes":["notes:read","notes:write"],"mode":"token-exchange"}]`. `mode`: `token-exchange` (RFC 8693 at the caller\'s issuer, as `OAUTH_CLIENT_ID`) or `signed-assertion` (a 60-second JWT signed by this server, keys at `$PUBLIC_URL/.well-known/jwks.json`). Optional: `resource` (RFC 8707 indicator sent in the exchange besides `audience`), `timeoutMs` (per attempt, default 10000) and `retries` (for idempotent requests, default 2). A tool that needs a backend not listed here is not offered. See [Backends](#calling-backends-as-the-user).'
+  })),
+  BACKEND_SIGNING_KEYS: Type.Optional(Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String({ minLength: 1 }), kid: Type.Optional(Type.String()) }), { minItems: 1 }) }, {
+    secret: true,
+    description: 'Private JWK set (JSON `{"keys":[…]}`, each with a `kid`) that signs `signed-assertion` backend tokens: the first key signs, all are published at `$PUBLIC_URL/.well-known/jwks.json` (rotation: add the new key second, deploy, then move it first). Every instance needs the same set; required in production when a backend uses `signed-assertion`. Unset in development, a key is generated into `DEV_AUTH_DATA_DIR`. Keep it in a secret store.'
+  }))
 })
 
 export type Config = Static<typeof ConfigSchema>
+/** One entry of BACKENDS. */
+export type BackendConfig = NonNullable<Config['BACKENDS']>[number]
 
 /** A configuration problem, phrased so that one line tells the operator what to change. */
 export class ConfigError extends Error {
@@ -170,6 +193,7 @@ function expected (schema: Record<string, unknown>): string {
   if (typeof schema.minLength === 'number' && schema.minLength > 1) return `a value of at least ${schema.minLength} characters`
   if (schema.type === 'boolean') return 'true or false'
   if (schema.type === 'array') return 'a JSON array (see the README)'
+  if (schema.type === 'object') return 'a JSON object (see the README)'
   return 'a non-empty value'
 }
 
@@ -274,6 +298,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       throw new ConfigError('OAUTH_ISSUER', 'OAUTH_ISSUER is missing: set it to your identity provider\'s issuer, e.g. OAUTH_ISSUER=https://example.auth0.com/ (the embedded development authorization server never runs with NODE_ENV=production)')
     }
     input.OAUTH_ISSUER = embeddedIssuer(normalisePublicUrl(String(input.PUBLIC_URL)))
+    // With nothing configured, `npm start` + `npm run example:notes` is the whole demo.
+    if (input.BACKENDS === undefined && input.NODE_ENV === 'development') input.BACKENDS = [{ ...DEV_NOTES_BACKEND, scopes: [...DEV_NOTES_BACKEND.scopes] }]
   }
   input.LOG_FORMAT ??= input.NODE_ENV === 'production' ? 'cloud-logging' : 'pino'
 
@@ -282,19 +308,27 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     const [, name = (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'configuration', ...inside] = error.instancePath.split('/')
     const got = env[name]
     const schema = properties[name] ?? {}
-    if (inside.length > 0 || (error.instancePath.split('/').length === 2 && schema.type === 'array' && error.keyword === 'required')) {
+    if (inside.length > 0 || (error.instancePath.split('/').length === 2 && (schema.type === 'array' || schema.type === 'object') && error.keyword === 'required')) {
       // A structured (JSON) setting: point into it.
       const where = inside.map((segment) => /^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`).join('')
-      const missing = (error.params as { requiredProperties?: string[], additionalProperties?: string[] })
-      const detail = error.keyword === 'required' ? `${missing.requiredProperties?.join(', ')} is required` : error.keyword === 'additionalProperties' ? `${missing.additionalProperties?.join(', ')} is not an accepted field` : error.message
+      const params = (error.params as { requiredProperties?: string[], additionalProperties?: string[], allowedValues?: unknown[] })
+      // TypeBox reports a field that additionalProperties: false forbids as a false schema at its path.
+      if (error.keyword === 'boolean') throw new ConfigError(name, `${name}${where} is not an accepted field.`)
+      const detail = error.keyword === 'required'
+        ? `${params.requiredProperties?.join(', ')} is required`
+        : error.keyword === 'additionalProperties'
+          ? `${params.additionalProperties?.join(', ')} is not an accepted field`
+          : error.keyword === 'enum' ? `must be one of ${params.allowedValues?.join(', ')}` : error.message
       throw new ConfigError(name, `${name}${where} is invalid: ${detail}.`)
     }
     if (got === undefined && typeof schema.description === 'string') {
       throw new ConfigError(name, `${name} is missing: set it to ${schema.description.replace(/^The /, 'the ')}`)
     }
-    // A secret's value is never repeated: the message ends up in the logs.
-    const shown = schema.secret === true ? ' (value hidden)' : `=${JSON.stringify(got)}`
-    throw new ConfigError(name, `${name}${got === undefined ? ' is missing' : `${shown} is invalid`}: expected ${expected(schema)}.`)
+    // Never repeated: secrets (the message ends up in logs) and structured settings (long, some holding private keys).
+    const shown = got === undefined
+      ? ' is missing'
+      : schema.type === 'object' || schema.type === 'array' ? ' is invalid' : schema.secret === true ? ' (value hidden) is invalid' : `=${JSON.stringify(got)} is invalid`
+    throw new ConfigError(name, `${name}${shown}: expected ${expected(schema)}.`)
   }
   const config = input as Config
   config.PUBLIC_URL = normalisePublicUrl(config.PUBLIC_URL)
@@ -324,9 +358,94 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     }
   }
   if (config.REDIS_URL !== undefined) checkRedisUrl(config.REDIS_URL)
+  backendSigningKeys(config)
+  clientPrivateKey(config)
+  checkBackends(config)
   trustProxySetting(config.TRUST_PROXY)
   originAllowList(config)
   return config
+}
+
+/** The backend `npm start` offers in development when BACKENDS is unset: the notes example (`npm run example:notes`). */
+export const DEV_NOTES_BACKEND = {
+  name: 'notes',
+  baseUrl: 'http://localhost:4000',
+  audience: 'http://localhost:4000',
+  scopes: ['notes:read', 'notes:write'],
+  mode: 'token-exchange'
+} as const satisfies BackendConfig
+
+const BACKEND_NAME = /^[a-z][a-z0-9_-]{0,62}$/
+// RFC 6749 §3.3 scope-token.
+const SCOPE_TOKEN = /^[\u0021\u0023-\u005B\u005D-\u007E]+$/
+
+function checkBackends (config: Config): void {
+  const backends = config.BACKENDS ?? []
+  const production = config.NODE_ENV === 'production'
+  for (const [index, backend] of backends.entries()) {
+    const at = `BACKENDS[${index}]`
+    const fail = (message: string): never => { throw new ConfigError('BACKENDS', message) }
+    if (!BACKEND_NAME.test(backend.name)) fail(`${at}.name ${JSON.stringify(backend.name)} must be lowercase letters, digits, - and _, starting with a letter (tools name the backend by it)`)
+    if (backends.findIndex((other) => other.name === backend.name) !== index) fail(`${at}.name ${backend.name} is listed twice: each backend once`)
+    let base: URL | undefined
+    try {
+      base = new URL(backend.baseUrl)
+    } catch {}
+    if (base === undefined || (base.protocol !== 'https:' && base.protocol !== 'http:')) fail(`${at}.baseUrl ${JSON.stringify(backend.baseUrl)} is not an http(s) URL: expected e.g. https://notes.internal/api`)
+    const url = base as URL
+    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') fail(`${at}.baseUrl must not carry a query, a fragment or credentials: the backend client adds paths to it and sends the credentials itself`)
+    const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]'
+    if (production && url.protocol !== 'https:' && !loopback) fail(`${at}.baseUrl must be an https URL in production: the user's credentials travel with every request`)
+    if (backend.resource !== undefined) {
+      const resource = URL.parse(backend.resource)
+      if (resource === null || resource.hash !== '') fail(`${at}.resource ${JSON.stringify(backend.resource)} must be an absolute URI without a fragment (RFC 8707)`)
+    }
+    for (const scope of backend.scopes ?? []) {
+      if (!SCOPE_TOKEN.test(scope)) fail(`${at}.scopes: ${JSON.stringify(scope)} is not a valid OAuth scope`)
+    }
+    if (backend.mode === 'signed-assertion' && production && config.BACKEND_SIGNING_KEYS === undefined) {
+      throw new ConfigError('BACKEND_SIGNING_KEYS', `BACKEND_SIGNING_KEYS is missing: ${at} (${backend.name}) uses signed-assertion, and in production every instance must sign with the same configured keys (a generated key is for development only)`)
+    }
+    if (backend.mode === 'token-exchange') {
+      if (config.OAUTH_CLIENT_ID === undefined && !usesEmbeddedIssuer(config)) {
+        throw new ConfigError('OAUTH_CLIENT_ID', `OAUTH_CLIENT_ID is missing: ${at} (${backend.name}) uses token-exchange, for which this server authenticates at the IdP as its own confidential client: set OAUTH_CLIENT_ID with OAUTH_CLIENT_SECRET or OAUTH_CLIENT_PRIVATE_KEY`)
+      }
+      if (config.OAUTH_CLIENT_ID !== undefined && config.OAUTH_CLIENT_SECRET === undefined && config.OAUTH_CLIENT_PRIVATE_KEY === undefined) {
+        throw new ConfigError('OAUTH_CLIENT_SECRET', `OAUTH_CLIENT_ID has neither OAUTH_CLIENT_SECRET nor OAUTH_CLIENT_PRIVATE_KEY: ${at} (${backend.name}) uses token-exchange, for which the client must authenticate`)
+      }
+    }
+  }
+}
+
+/** BACKEND_SIGNING_KEYS as signing keys, the first one signing; throws a ConfigError naming the bad key. */
+export function backendSigningKeys (config: Pick<Config, 'BACKEND_SIGNING_KEYS'>): SigningKey[] | undefined {
+  if (config.BACKEND_SIGNING_KEYS === undefined) return undefined
+  const keys = config.BACKEND_SIGNING_KEYS.keys.map((jwk, index) => {
+    const at = `BACKEND_SIGNING_KEYS.keys[${index}]`
+    if (typeof jwk.kid !== 'string' || jwk.kid === '') throw new ConfigError('BACKEND_SIGNING_KEYS', `${at} has no "kid": give every key of the set a kid, which verifiers use to pick the key`)
+    try {
+      return signingKeyFromJwk(jwk)
+    } catch (error) {
+      if (error instanceof SigningKeyError) throw new ConfigError('BACKEND_SIGNING_KEYS', `${at} (kid ${jwk.kid}): ${error.message}`)
+      throw error
+    }
+  })
+  const kids = keys.map((key) => key.kid)
+  const twice = kids.find((kid, index) => kids.indexOf(kid) !== index)
+  if (twice !== undefined) throw new ConfigError('BACKEND_SIGNING_KEYS', `BACKEND_SIGNING_KEYS has two keys with kid ${twice}: every kid once`)
+  return keys
+}
+
+/** OAUTH_CLIENT_PRIVATE_KEY as a signing key (private_key_jwt); throws a ConfigError saying what is wrong. */
+export function clientPrivateKey (config: Pick<Config, 'OAUTH_CLIENT_PRIVATE_KEY' | 'OAUTH_CLIENT_ID'>): SigningKey | undefined {
+  if (config.OAUTH_CLIENT_PRIVATE_KEY === undefined) return undefined
+  if (config.OAUTH_CLIENT_ID === undefined) throw new ConfigError('OAUTH_CLIENT_ID', 'OAUTH_CLIENT_PRIVATE_KEY is set but OAUTH_CLIENT_ID is not: the key authenticates that client')
+  try {
+    return signingKeyFromJwk(config.OAUTH_CLIENT_PRIVATE_KEY)
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new ConfigError('OAUTH_CLIENT_PRIVATE_KEY', `OAUTH_CLIENT_PRIVATE_KEY: ${error.message}`)
+    throw error
+  }
 }
 
 /** The value is not quoted back: it may carry a password. */

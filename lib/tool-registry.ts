@@ -61,6 +61,22 @@ function standardSchema (schema: TSchema): StandardSchemaWithJSON {
   }
 }
 
+/**
+ * The tools that can run with the configured backends: a tool that needs a backend
+ * BACKENDS does not name is left out (and said why), rather than offered and failing.
+ */
+export function toolsWithBackends (definitions: readonly ToolDefinition[], configured: Iterable<string>): { offered: ToolDefinition[], skipped: Array<{ tool: string, missing: string[] }> } {
+  const available = new Set(configured)
+  const offered: ToolDefinition[] = []
+  const skipped: Array<{ tool: string, missing: string[] }> = []
+  for (const definition of definitions) {
+    const missing = (definition.backends ?? []).filter((backend) => !available.has(backend))
+    if (missing.length === 0) offered.push(definition)
+    else skipped.push({ tool: definition.name, missing })
+  }
+  return { offered, skipped }
+}
+
 export class ToolRegistry {
   readonly tools: readonly RegisteredTool[]
   readonly summaries: readonly ToolSummary[]
@@ -80,6 +96,9 @@ export class ToolRegistry {
       }
       if (definition.input.type !== 'object') throw new Error(`Tool ${name}: the input schema must be an object schema`)
       const { rateLimit } = definition
+      for (const backend of definition.backends ?? []) {
+        if (typeof backend !== 'string' || backend === '') throw new Error(`Tool ${name}: backends must be names from BACKENDS, got ${JSON.stringify(backend)}`)
+      }
       if (rateLimit !== undefined && !(Number.isSafeInteger(rateLimit.max) && rateLimit.max > 0 && Number.isSafeInteger(rateLimit.timeWindowMs) && rateLimit.timeWindowMs >= 1000)) {
         throw new Error(`Tool ${name}: rateLimit needs a positive whole max and a timeWindowMs of at least 1000, got ${JSON.stringify(rateLimit)}`)
       }

@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Static, TObject, TSchema } from 'typebox'
 import type { ToolAnnotations } from '@modelcontextprotocol/server'
+import type { BackendClient } from './backends/backend-client.ts'
 import type { Caller } from './caller.ts'
 import type { Config } from './config.ts'
 
@@ -32,6 +33,12 @@ export interface ToolContext {
    * when it did.
    */
   readonly reportProgress: (progress: number, total?: number, message?: string) => Promise<void>
+  /**
+   * HTTP to a backend the tool declares in `backends`, as the caller: the client adds
+   * credentials for that backend (an exchanged token or a signed assertion) and the
+   * handler never sees a token. Failures the user should read are ToolErrors.
+   */
+  readonly backend: (name: string) => BackendClient
 }
 
 /** A per-caller budget for one tool, on top of the caller's global MCP budget. */
@@ -55,6 +62,11 @@ export interface ToolDefinition<Input extends TObject = TObject, Output extends 
   readonly output: Output
   readonly annotations?: ToolAnnotations
   readonly rateLimit?: ToolRateLimit
+  /**
+   * The backends (names in BACKENDS) the handler calls through `ctx.backend`. A tool is
+   * offered only when all of them are configured; it may call no others.
+   */
+  readonly backends?: readonly string[]
   /** Text rendering of the output for clients that only show text; defaults to indented JSON. */
   readonly render?: (output: Static<Output>) => string
   readonly handler: (input: Static<Input>, ctx: ToolContext) => Promise<Static<Output>>

@@ -8,7 +8,8 @@ const derivedDefaults: Record<string, string> = {
   HOST: '`127.0.0.1` (`0.0.0.0` in production)',
   PUBLIC_URL: '`http://localhost:$PORT`',
   OAUTH_ISSUER: '`$PUBLIC_URL/oauth` (embedded development server); required in production',
-  LOG_FORMAT: '`pino` (`cloud-logging` in production)'
+  LOG_FORMAT: '`pino` (`cloud-logging` in production)',
+  BACKENDS: 'the notes example (`http://localhost:4000`) in development with the embedded server; none otherwise'
 }
 
 export function configTable (): string {

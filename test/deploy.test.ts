@@ -28,7 +28,9 @@ test('secrets come from Secret Manager, never from a literal value', async (t) =
     .filter(([, schema]) => schema.secret === true).map(([name]) => name)
   t.ok(secretSettings.length > 0)
   for (const name of secretSettings) {
-    t.match(service, new RegExp(`- name: ${name}\\n\\s+valueFrom:\\n\\s+secretKeyRef:`), `${name} is read from Secret Manager`)
+    // Optional secrets may be commented out, but wherever they appear they come from Secret Manager.
+    t.match(service, new RegExp(`- name: ${name}\\n\\s+(#\\s+)?valueFrom:\\n\\s+(#\\s+)?secretKeyRef:`), `${name} is read from Secret Manager`)
+    t.notMatch(service, new RegExp(`- name: ${name}\\n\\s+(#\\s+)?value:`), `${name} never has a literal value`)
   }
 })
 

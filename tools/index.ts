@@ -4,6 +4,9 @@
  */
 import type { ToolDefinition } from '../lib/tool.ts'
 import echo from './echo.ts'
+import notesAdd from './notes-add.ts'
+import notesList from './notes-list.ts'
 import whoami from './whoami.ts'
 
-export const tools: readonly ToolDefinition[] = [whoami, echo] as ToolDefinition[]
+/** Tools that name `backends` are offered only when BACKENDS configures them. */
+export const tools: readonly ToolDefinition[] = [whoami, echo, notesList, notesAdd] as ToolDefinition[]

@@ -24,7 +24,7 @@ import {
   PROVIDER_CSP,
   type ScopeChoice
 } from './pages.ts'
-import { createDevProvider, loadOidcProvider, mountPathOf, OIDC_SCOPES, type OidcProviderModule, type Provider } from './provider.ts'
+import { createDevProvider, loadOidcProvider, mountPathOf, OIDC_SCOPES, type DevTokenExchange, type OidcProviderModule, type Provider } from './provider.ts'
 
 export interface AuthorizationServerOptions {
   /** The issuer, e.g. `http://localhost:3000/oauth`: the origin URLs are built from, and the mount path. */
@@ -42,6 +42,8 @@ export interface AuthorizationServerOptions {
   readonly loadProvider?: () => Promise<OidcProviderModule>
   /** Replaces the fetch of Client ID Metadata Documents (tests: no internet). */
   readonly fetchClientMetadata?: typeof fetch
+  /** Token exchange (RFC 8693) for `token-exchange` backends, by the MCP server's own client. */
+  readonly tokenExchange?: DevTokenExchange | undefined
 }
 
 const InteractionExpiredError = createError(
@@ -107,7 +109,7 @@ const authorizationServer: FastifyPluginAsync<AuthorizationServerOptions> = asyn
   }
 
   const provider = createDevProvider(oidc, {
-    issuer, resources, scopes: toolScopes, keys, adapter: store.adapter, accessTokenTtlSeconds, renderError, fetch: opts.fetchClientMetadata
+    issuer, resources, scopes: toolScopes, keys, adapter: store.adapter, accessTokenTtlSeconds, renderError, fetch: opts.fetchClientMetadata, tokenExchange: opts.tokenExchange
   })
   watchProvider(provider, log)
   const mount = mountPathOf(issuer)

@@ -13,10 +13,13 @@
  *   another name, and a client asking again for a scope declined before (step-up) gets
  *   the consent page again.
  */
-import type { Adapter, Configuration, default as ProviderType } from 'oidc-provider'
+import type { Adapter, ClientMetadata, Configuration, default as ProviderType } from 'oidc-provider'
+import type { ClientCredentials } from '../backends/token-exchange.ts'
+import { TOKEN_EXCHANGE_GRANT } from '../backends/token-exchange.ts'
 import type { DevAuthKeys } from './keys.ts'
 import { SIGNING_ALGORITHM } from './keys.ts'
 import { redirectUriApplicationType, RedirectUriPolicyError } from './redirect-uri-policy.ts'
+import { registerTokenExchange, TOKEN_EXCHANGE_GTY, type ExchangeableBackend } from './token-exchange-grant.ts'
 
 export type OidcProviderModule = typeof import('oidc-provider')
 export type Provider = ProviderType
@@ -64,6 +67,28 @@ export interface DevProviderOptions {
   readonly renderError: NonNullable<Configuration['renderError']>
   /** How Client ID Metadata Documents are fetched; the global fetch by default (tests stub it). */
   readonly fetch?: Configuration['fetch']
+  /** Token exchange (RFC 8693) for these backends, by this one client (the MCP server's own). */
+  readonly tokenExchange?: DevTokenExchange | undefined
+}
+
+export interface DevTokenExchange {
+  readonly client: ClientCredentials
+  readonly backends: readonly ExchangeableBackend[]
+}
+
+/** The MCP server's own client, allowed the token-exchange grant and nothing else. */
+function exchangeClient (client: ClientCredentials): ClientMetadata {
+  const authentication = 'clientSecret' in client
+    ? { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_basic' as const }
+    : { token_endpoint_auth_method: 'private_key_jwt' as const, token_endpoint_auth_signing_alg: client.privateKey.alg, jwks: { keys: [{ ...client.privateKey.publicJwk }] } }
+  return {
+    client_id: client.clientId,
+    client_name: 'MCP Gateway (token exchange)',
+    grant_types: [TOKEN_EXCHANGE_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    ...authentication
+  }
 }
 
 const DAY = 24 * 60 * 60
@@ -75,7 +100,7 @@ export function mountPathOf (issuer: string): string {
 
 export function createDevProvider (oidc: OidcProviderModule, options: DevProviderOptions): Provider {
   const { Provider, errors } = oidc
-  const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError, fetch } = options
+  const { issuer, resources, scopes, keys, adapter, accessTokenTtlSeconds, renderError, fetch, tokenExchange } = options
   const mountPath = mountPathOf(issuer)
   const [defaultResource] = resources
   if (defaultResource === undefined) throw new Error('the development authorization server needs at least one resource identifier')
@@ -93,7 +118,10 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
     scopes: [...OIDC_SCOPES, ...toolScopes],
     claims: { openid: ['sub'] },
     responseTypes: ['code'],
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    ...(tokenExchange !== undefined && { clients: [exchangeClient(tokenExchange.client)] }),
+    // Exchanged tokens name the MCP server as the party acting for the user (RFC 8693 §4.1).
+    extraTokenClaims: (_ctx, token) => 'gty' in token && token.gty === TOKEN_EXCHANGE_GTY ? { act: { sub: token.clientId } } : undefined,
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
@@ -164,6 +192,16 @@ export function createDevProvider (oidc: OidcProviderModule, options: DevProvide
   }
 
   const provider = new Provider(issuer, configuration)
+  if (tokenExchange !== undefined) {
+    registerTokenExchange(provider, oidc, {
+      issuer,
+      subjectAudiences: resources,
+      backends: tokenExchange.backends,
+      clientId: tokenExchange.client.clientId,
+      keys,
+      accessTokenTtlSeconds
+    })
+  }
   const sessionCookie = provider.cookieName('session')
   const sessionCookies = new Set([sessionCookie, `${sessionCookie}.sig`])
   provider.use(async (ctx, next) => {

@@ -13,7 +13,8 @@ const SECRET_KEYS = new Set([
   'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token',
   'token', 'access_token', 'accesstoken', 'refresh_token', 'refreshtoken', 'id_token', 'idtoken',
   'client_secret', 'clientsecret', 'password', 'secret', 'code_verifier', 'client_assertion',
-  'private_key', 'privatekey', 'audit_digest_key'
+  'private_key', 'privatekey', 'audit_digest_key', 'oauth_client_secret', 'oauth_client_private_key',
+  'backend_signing_keys', 'redis_url', 'subject_token', 'actor_token'
 ])
 
 /** Query parameters that carry credentials or one-time codes. */

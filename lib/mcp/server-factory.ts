@@ -7,6 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { McpServer, type CallToolResult, type RequestId } from '@modelcontextprotocol/server'
 import packageJson from '../../package.json' with { type: 'json' }
 import type { ToolCallRecorder, ToolFailure } from '../audit.ts'
+import type { BackendSession } from '../backends/backends.ts'
 import type { Caller } from '../caller.ts'
 import type { Config } from '../config.ts'
 import { ToolError, type ToolContext } from '../tool.ts'
@@ -29,6 +30,8 @@ export interface Exchange {
   readonly scopeChallengeResult: CallToolResult | undefined
   /** The audit record of this `tools/call`: told how the tool run ended. */
   readonly audit?: ToolCallRecorder | undefined
+  /** The caller's access to backends (`ctx.backend`); it alone holds the inbound token. */
+  readonly backends: BackendSession
 }
 
 export interface ServerFactoryOptions {
@@ -130,6 +133,7 @@ export function buildMcpServer (
   }
 
   for (const tool of tools) {
+    const declared = new Set(tool.definition.backends ?? [])
     server.registerTool(tool.name, {
       title: tool.title,
       description: tool.definition.description,
@@ -156,6 +160,10 @@ export function buildMcpServer (
             method: 'notifications/progress',
             params: { progressToken, progress, ...(total !== undefined && { total }), ...(message !== undefined && { message }) }
           })
+        },
+        backend: (name) => {
+          if (!declared.has(name)) throw new Error(`the ${tool.name} tool calls the backend ${name} without declaring it: add it to the tool's backends`)
+          return exchange.backends.client(name, { signal: deadline.signal, log: ctx.log })
         }
       }
       let outcome: ToolOutcome

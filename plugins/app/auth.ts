@@ -27,6 +27,7 @@ import { VerifiedTokenCache } from '../../lib/auth/verified-token-cache.ts'
 import { Budget, PER_ADDRESS_SCOPE } from '../../lib/rate-limit/budget.ts'
 import { FailedAuthentications } from '../../lib/rate-limit/failed-authentications.ts'
 import { introspect, IntrospectionUnavailableError, looksLikeJwt, type IntrospectionEndpoint } from '../../lib/auth/introspection.ts'
+import { keepInboundToken } from '../../lib/auth/inbound-token.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -178,6 +179,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
     const known = verified.get(token) ?? introspected.get(token)
     if (known !== undefined) {
       request.caller = known
+      keepInboundToken(request, token)
       return
     }
 
@@ -192,6 +194,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
       throw error
     }
     ;(opaque ? introspected : verified).set(token, request.caller)
+    // Out of the Caller on purpose: only token exchange may read it (lib/auth/inbound-token.ts).
+    keepInboundToken(request, token)
   }
 }
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
-import { ToolRegistry } from '../../lib/tool-registry.ts'
+import { ToolRegistry, toolsWithBackends } from '../../lib/tool-registry.ts'
 import type { ToolDefinition } from '../../lib/tool.ts'
 import { tools } from '../../tools/index.ts'
 
@@ -17,7 +17,12 @@ export interface ToolRegistryOptions {
 }
 
 const toolRegistry: FastifyPluginAsync<ToolRegistryOptions> = async (fastify, opts) => {
-  fastify.decorate('tools', new ToolRegistry(opts.tools ?? tools))
+  const { offered, skipped } = toolsWithBackends(opts.tools ?? tools, (fastify.config.BACKENDS ?? []).map((backend) => backend.name))
+  for (const { tool, missing } of skipped) {
+    fastify.log.info({ tool, missingBackends: missing }, `tool ${tool} is not offered: it calls the backend${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which BACKENDS does not configure`)
+  }
+  // Scopes, PRM and the development authorization server all follow from what is offered.
+  fastify.decorate('tools', new ToolRegistry(offered))
 }
 
-export default fp(toolRegistry, { name: 'tool-registry' })
+export default fp(toolRegistry, { name: 'tool-registry', dependencies: ['config'] })

@@ -16,6 +16,7 @@ import { missingScopes, type Caller } from '../../lib/caller.ts'
 import { originAllowList } from '../../lib/config.ts'
 import { CallerMissingError, MethodNotAllowedError } from '../../lib/errors.ts'
 import { insufficientScopeChallenge, insufficientScopeError, resourceMetadataUrl } from '../../lib/auth/challenges.ts'
+import { takeInboundToken } from '../../lib/auth/inbound-token.ts'
 import { McpDispatcher } from '../../lib/mcp/dispatcher.ts'
 import { mcpErrorHandler } from '../../lib/mcp/json-rpc-errors.ts'
 import { readMcpMessage, type McpMessage } from '../../lib/mcp/message.ts'
@@ -118,7 +119,8 @@ const mcpRoutes: FastifyPluginAsync = async (fastify) => {
       method: message.method,
       toolName: message.toolName,
       scopeChallengeResult: request.scopeChallengeResult ?? undefined,
-      audit: request.toolCallAudit ?? undefined
+      audit: request.toolCallAudit ?? undefined,
+      backends: fastify.backends.session(caller, takeInboundToken(request))
     })
   }
 

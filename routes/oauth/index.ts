@@ -9,11 +9,13 @@ import type { FastifyPluginAsync } from 'fastify'
 import { usesEmbeddedIssuer } from '../../lib/config.ts'
 import { acceptedAudiences } from '../../lib/resource.ts'
 import authorizationServer from '../../lib/dev-auth/authorization-server.ts'
+import { devGatewayClient } from '../../lib/dev-auth/gateway-client.ts'
 import { startupGuide } from '../../lib/dev-auth/startup-guide.ts'
 
 const oauthRoutes: FastifyPluginAsync = async (fastify) => {
   const { config, tools } = fastify
   if (!usesEmbeddedIssuer(config)) return
+  const exchangeable = (config.BACKENDS ?? []).filter((backend) => backend.mode === 'token-exchange')
 
   await fastify.register(authorizationServer, {
     issuer: config.OAUTH_ISSUER,
@@ -22,7 +24,11 @@ const oauthRoutes: FastifyPluginAsync = async (fastify) => {
     tools: tools.summaries,
     dataDir: resolve(config.DEV_AUTH_DATA_DIR),
     accessTokenTtlSeconds: config.DEV_AUTH_TOKEN_TTL_S,
-    resourceName: config.RESOURCE_NAME
+    resourceName: config.RESOURCE_NAME,
+    // The same client the backends plugin exchanges tokens as.
+    tokenExchange: exchangeable.length === 0
+      ? undefined
+      : { client: await devGatewayClient(config), backends: exchangeable.map(({ audience, resource, scopes = [] }) => ({ audience, resource, scopes })) }
   })
 
   fastify.addHook('onListen', async () => {

@@ -1,8 +1,10 @@
 /**
  * Discovery documents (no auth here): Protected Resource Metadata (RFC 9728) for each
- * MCP path, and mirrors of the issuer's own authorization-server metadata for
- * 2025-03-26 clients that look for it at this origin. Readable cross-origin, since
- * browser-based clients (MCP Inspector) fetch them from another origin.
+ * MCP path, mirrors of the issuer's own authorization-server metadata for 2025-03-26
+ * clients that look for it at this origin, and, when this server signs assertions for
+ * backends, the public keys backends verify them with (`/.well-known/jwks.json`).
+ * Readable cross-origin, since browser-based clients (MCP Inspector) fetch them from
+ * another origin.
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import createError from '@fastify/error'
@@ -25,7 +27,7 @@ function allowAnyOrigin (reply: FastifyReply): FastifyReply {
 }
 
 const wellKnownRoutes: FastifyPluginAsync = async (fastify) => {
-  const { config, issuers, tools } = fastify
+  const { config, issuers, tools, backends } = fastify
 
   const documents: Array<[string, () => Promise<unknown>]> = []
   for (const path of MCP_ENDPOINT_PATHS) {
@@ -53,6 +55,13 @@ const wellKnownRoutes: FastifyPluginAsync = async (fastify) => {
       if (found === undefined) throw new MetadataNotServedError(primary.issuer, kind)
       return found.metadata
     }])
+  }
+
+  const { signer } = backends
+  if (signer !== undefined) {
+    // Every key of the set, the signing one first: a verifier that meets an unknown kid refetches.
+    const jwks = { keys: signer.jwks.keys.map((key) => ({ ...key })) }
+    documents.push(['/.well-known/jwks.json', async () => jwks])
   }
 
   for (const [url, document] of documents) {

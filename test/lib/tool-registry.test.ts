@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { Type } from 'typebox'
-import { ToolRegistry } from '../../lib/tool-registry.ts'
+import { ToolRegistry, toolsWithBackends } from '../../lib/tool-registry.ts'
 import { defineTool, type ToolDefinition } from '../../lib/tool.ts'
 import { tools } from '../../tools/index.ts'
 
@@ -28,7 +28,25 @@ test('the scope map: union of scopes, allowed tools', async (t) => {
   t.same(registry.scopes, ['a:read', 'b:write'])
   t.same(registry.allowedFor(new Set(['a:read'])).map((tool) => tool.name), ['sample'])
   t.same(registry.allowedFor(new Set(['a:read', 'b:write'])).map((tool) => tool.name), ['sample', 'other'])
-  t.same(new ToolRegistry(tools).scopes, ['read:profile', 'execute:tools'])
+  t.same(new ToolRegistry(tools).scopes, ['read:profile', 'execute:tools', 'notes:read', 'notes:write'])
+  t.same(new ToolRegistry(toolsWithBackends(tools, []).offered).scopes, ['read:profile', 'execute:tools'], 'without the notes backend, no notes scopes')
+})
+
+test('a tool is offered only when every backend it declares is configured', async (t) => {
+  const needsNotes = sample({ name: 'needs-notes', backends: ['notes'] })
+  const needsBoth = sample({ name: 'needs-both', backends: ['notes', 'crm'] })
+  const plain = sample()
+  const names = (list: readonly ToolDefinition[]) => list.map((tool) => tool.name)
+
+  const none = toolsWithBackends([plain, needsNotes, needsBoth], [])
+  t.same(names(none.offered), ['sample'])
+  t.same(none.skipped, [{ tool: 'needs-notes', missing: ['notes'] }, { tool: 'needs-both', missing: ['notes', 'crm'] }], 'each left-out tool names what it misses')
+
+  const notes = toolsWithBackends([plain, needsNotes, needsBoth], ['notes'])
+  t.same(names(notes.offered), ['sample', 'needs-notes'])
+  t.same(notes.skipped, [{ tool: 'needs-both', missing: ['crm'] }])
+  t.same(names(toolsWithBackends([plain, needsNotes, needsBoth], ['crm', 'notes']).offered), ['sample', 'needs-notes', 'needs-both'])
+  t.throws(() => new ToolRegistry([sample({ backends: [''] })]), /backends must be names from BACKENDS/)
 })
 
 test('descriptors carry the JSON Schema and securitySchemes', async (t) => {

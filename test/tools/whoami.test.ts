@@ -13,7 +13,9 @@ test('whoami reports the verified identity and what its scopes unlock', async (t
   t.ok(me.expiresInSeconds > 110 && me.expiresInSeconds <= 120)
   t.same(me.permissions, [
     { tool: 'whoami', title: 'Who am I', requiredScopes: ['read:profile'], allowed: true, missingScopes: [] },
-    { tool: 'echo', title: 'Echo', requiredScopes: ['execute:tools'], allowed: false, missingScopes: ['execute:tools'] }
+    { tool: 'echo', title: 'Echo', requiredScopes: ['execute:tools'], allowed: false, missingScopes: ['execute:tools'] },
+    { tool: 'notes_list', title: 'List my notes', requiredScopes: ['notes:read'], allowed: false, missingScopes: ['notes:read'] },
+    { tool: 'notes_add', title: 'Add a note', requiredScopes: ['notes:write'], allowed: false, missingScopes: ['notes:write'] }
   ])
   const text = whoami.render?.(me) ?? ''
   t.match(text, /You are alice \(issuer https:\/\/idp\.example\/, via client client-1\)/)
