@@ -68,12 +68,21 @@ export interface AuditEvent {
   arguments?: unknown
   /** For a token that failed verification: what it claims, unverified. */
   claimed?: { issuer: string | null, sub: string | null, clientId: string | null }
+  /** For a call that failed reaching a backend (BACKENDS): which one, why, and its HTTP status when it answered. */
+  backend?: BackendFailure
+}
+
+export interface BackendFailure {
+  name: string
+  /** An MCPGW_BACKEND_* code. */
+  code: string
+  status: number | null
 }
 
 /** How tool execution reports to the audit record of its call (lib/mcp/server-factory.ts). */
 export interface ToolCallRecorder {
-  /** The tool ran: ok (no failure) or an error result of that kind. */
-  ran (failure: ToolFailure | undefined): void
+  /** The tool ran: ok (no failure) or an error result of that kind, with the backend that failed when one did. */
+  ran (failure: ToolFailure | undefined, backend?: BackendFailure): void
 }
 
 /** JSON with object keys sorted at every level: one text per value, whatever the key order. */

@@ -6,7 +6,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { McpServer, type CallToolResult, type RequestId } from '@modelcontextprotocol/server'
 import packageJson from '../../package.json' with { type: 'json' }
-import type { ToolCallRecorder, ToolFailure } from '../audit.ts'
+import type { BackendFailure, ToolCallRecorder, ToolFailure } from '../audit.ts'
+import { BackendError } from '../backends/errors.ts'
 import type { BackendSession } from '../backends/backends.ts'
 import type { Caller } from '../caller.ts'
 import type { Config } from '../config.ts'
@@ -45,6 +46,8 @@ interface ToolOutcome {
   result: CallToolResult
   /** Why the result is an error, for the audit trail; undefined when the call succeeded. */
   failure: ToolFailure | undefined
+  /** The backend that failed, when that is why. */
+  backend?: BackendFailure
 }
 
 /** Rejects when `signal` aborts: the race that ends a call whose handler ignores its signal. */
@@ -95,7 +98,9 @@ async function runTool (tool: RegisteredTool, input: unknown, ctx: ToolContext, 
   } catch (error) {
     if (error instanceof ToolError) {
       ctx.log.info({ err: error }, 'tool returned an error')
-      return failed('tool_error', error.message)
+      const outcome = failed('tool_error', error.message)
+      if (error instanceof BackendError) outcome.backend = { name: error.backend, code: error.code, status: error.status ?? null }
+      return outcome
     }
     if (deadline.passed) {
       ctx.log.warn({ timeoutSeconds: deadline.seconds }, 'tool timed out')
@@ -172,9 +177,8 @@ export function buildMcpServer (
       } finally {
         deadline.dispose()
       }
-      const { result, failure } = outcome
-      exchange.audit?.ran(failure)
-      return result
+      exchange.audit?.ran(outcome.failure, outcome.backend)
+      return outcome.result
     })
   }
 

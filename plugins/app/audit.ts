@@ -16,6 +16,7 @@ import {
   argumentsDigest,
   claimedIdentity,
   type AuditEvent,
+  type BackendFailure,
   type DenialReason,
   type ToolCallRecorder,
   type ToolFailure
@@ -70,6 +71,7 @@ export class ToolCallAudit implements ToolCallRecorder {
   #denial: { reason: DenialReason, detail: string, missing: string[] | null } | undefined
   #ran = false
   #failure: ToolFailure | undefined
+  #backend: BackendFailure | undefined
   #written = false
   #responded = false
 
@@ -88,9 +90,10 @@ export class ToolCallAudit implements ToolCallRecorder {
     this.#denial = { reason, detail, missing }
   }
 
-  ran (failure: ToolFailure | undefined): void {
+  ran (failure: ToolFailure | undefined, backend?: BackendFailure): void {
     this.#ran = true
     this.#failure = failure
+    this.#backend = backend
   }
 
   #failureWhenNotRun (): ToolFailure {
@@ -116,7 +119,8 @@ export class ToolCallAudit implements ToolCallRecorder {
       missingScopes: denial?.missing ?? null,
       outcome: denial !== undefined ? null : failure === undefined ? 'ok' : 'error',
       failure: failure ?? null,
-      latencyMs: roundMs(performance.now() - this.#arrival)
+      latencyMs: roundMs(performance.now() - this.#arrival),
+      ...(this.#backend !== undefined && { backend: this.#backend })
     }, this.#init.arguments)
   }
 }
@@ -190,12 +194,13 @@ export class AuditTrail {
       latencyMs: fields.latencyMs,
       argumentsDigest: toolCall ? argumentsDigest(args, AUDIT_DIGEST_KEY) : null,
       ...(AUDIT_INCLUDE_ARGUMENTS && toolCall && { arguments: args ?? {} }),
-      ...(fields.claimed !== undefined && { claimed: fields.claimed })
+      ...(fields.claimed !== undefined && { claimed: fields.claimed }),
+      ...(fields.backend !== undefined && { backend: fields.backend })
     }
     const entry = { ...(trace !== undefined && traceLogFields(trace, GOOGLE_CLOUD_PROJECT)), audit }
     const subject = audit.tool ?? audit.method ?? 'request'
     if (audit.decision === 'denied') this.#log.warn(entry, `audit: ${subject} denied (${audit.reason})`)
-    else this.#log.info(entry, `audit: ${subject} allowed (${audit.outcome}${audit.failure === null ? '' : `: ${audit.failure}`})`)
+    else this.#log.info(entry, `audit: ${subject} allowed (${audit.outcome}${audit.failure === null ? '' : `: ${audit.failure}`}${audit.backend === undefined ? '' : `, backend ${audit.backend.name}: ${audit.backend.code}`})`)
   }
 }
 

@@ -192,17 +192,21 @@ test('exchange refused, backend down, backend too slow: each a tool error the us
   t.after(() => slow.stop())
   slow.reply = () => {}
   const closed = `http://127.0.0.1:${await freePort()}`
-  const cases: Array<[string, Record<string, unknown>, string]> = [
+  const cases: Array<[string, Record<string, unknown>, string, string]> = [
     ['the identity provider refuses the exchange', { baseUrl: slow.url, audience: 'http://admin-notes.test', scopes: ['notes:admin'] },
-      'Your identity provider would not let this server call the notes backend on your behalf (invalid_scope: the user did not grant notes:admin to the client, so it cannot be exchanged for http://admin-notes.test).'],
-    ['the backend is down', { baseUrl: closed, audience: closed, retries: 1 }, 'The notes backend could not be reached (connection refused) after 2 attempts. Try again later.'],
-    ['the backend does not answer in time', { baseUrl: slow.url, audience: slow.url, timeoutMs: 300, retries: 0 }, 'The notes backend did not answer within 0.3 s. Try again later.']
+      'Your identity provider would not let this server call the notes backend on your behalf (invalid_scope: the user did not grant notes:admin to the client, so it cannot be exchanged for http://admin-notes.test).',
+      'MCPGW_BACKEND_ACCESS_REFUSED'],
+    ['the backend is down', { baseUrl: closed, audience: closed, retries: 1 }, 'The notes backend could not be reached (connection refused) after 2 attempts. Try again later.', 'MCPGW_BACKEND_UNREACHABLE'],
+    ['the backend does not answer in time', { baseUrl: slow.url, audience: slow.url, timeoutMs: 300, retries: 0 }, 'The notes backend did not answer within 0.3 s. Try again later.', 'MCPGW_BACKEND_TIMEOUT']
   ]
-  for (const [what, backend, message] of cases) {
-    const { app, config } = await build(t, { env: { BACKENDS: backends(String(backend.baseUrl), backend) } })
+  for (const [what, backend, message, code] of cases) {
+    const { app, config, logs } = await build(t, { env: { BACKENDS: backends(String(backend.baseUrl), backend) } })
     const { result } = await callAs(app, config, 'alice', 'notes_list')
     t.equal(result.isError, true, `${what}: an isError result, not an HTTP or JSON-RPC error`)
     t.equal(result.content[0]?.text, message, what)
+    await app.close()
+    const [event] = logs.audit.filter((audit) => audit.event === 'tool_call' && audit.tool === 'notes_list')
+    t.match(event, { decision: 'allowed', outcome: 'error', failure: 'tool_error', sub: 'alice', backend: { name: 'notes', code, status: null } }, `${what}: audited, with the backend and why`)
   }
   t.equal(slow.received.length, 1, 'the refused exchange sent nothing to the backend; the slow one was asked once (retries: 0)')
 })
