@@ -120,13 +120,14 @@ test('a scope denial is audited as denied with the missing scopes, whichever way
   }
 })
 
-test('invalid and missing tokens are audited at authentication, with what the token claims', async (t) => {
+test('invalid tokens are audited at authentication, with what the token claims; requests with no credential are not', async (t) => {
   const { call, issuer, audience, logs } = await setup(t)
   const expired = issuer.mint(audience, { sub: 'mallory', client_id: 'stolen', exp: Math.floor(Date.now() / 1000) - 3600 })
   logs.clear()
   t.equal((await call(expired, 'echo', { message: 'x' }, { 'mcp-method': 'tools/call', 'mcp-name': 'echo' })).statusCode, 401)
   t.equal((await call(undefined, 'echo', { message: 'x' })).statusCode, 401)
-  const [invalid, missing] = logs.audit
+  t.equal((await call(undefined, 'echo', { message: 'x' }, { authorization: 'Basic YWxpY2U6c2VjcmV0' })).statusCode, 401)
+  const [invalid, wrongScheme, ...rest] = logs.audit
   t.match(invalid, {
     event: 'authentication',
     decision: 'denied',
@@ -144,8 +145,9 @@ test('invalid and missing tokens are audited at authentication, with what the to
     claimed: { issuer: issuer.issuer, sub: 'mallory', clientId: 'stolen' }
   })
   t.ok(typeof invalid?.latencyMs === 'number')
-  t.match(missing, { event: 'authentication', decision: 'denied', reason: 'missing_token', tool: null, method: null })
-  t.notOk(missing !== undefined && 'claimed' in missing)
+  t.match(wrongScheme, { event: 'authentication', decision: 'denied', reason: 'missing_token', tool: null, method: null }, 'a credential of another scheme is presented: audited')
+  t.notOk(wrongScheme !== undefined && 'claimed' in wrongScheme)
+  t.same(rest, [], 'no event for the request without any credential (discovery)')
 })
 
 test('allowed calls that end in an error are audited with why', async (t) => {

@@ -167,7 +167,11 @@ const auth: FastifyPluginAsync = async (fastify) => {
       await verify(request)
     } catch (error) {
       if (presented && (error as { statusCode?: number }).statusCode === 401) await failures?.record(request)
-      fastify.audit.authenticationFailed(request, reply, error as Error)
+      // A request that presents no credential claims no identity, so there is nobody to
+      // attribute it to: it is every client's first step (discovery), counted against the
+      // per-address budget and written to the request log. The audit trail records calls
+      // made, or tried, as someone.
+      if (presented || (error as { code?: string }).code === 'MCPGW_TOKEN_NOT_IN_HEADER') fastify.audit.authenticationFailed(request, reply, error as Error)
       throw error
     }
   })
