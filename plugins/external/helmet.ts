@@ -37,7 +37,16 @@ export const autoConfig = (fastify: FastifyInstance): HelmetOptions => ({
   frameguard: { action: 'deny' },
   referrerPolicy: { policy: 'no-referrer' },
   // Browsers ignore HSTS over plain http; not sending it there keeps local setups honest.
-  strictTransportSecurity: fastify.config.PUBLIC_URL.startsWith('https:') ? { maxAge: 365 * 24 * 3600, includeSubDomains: true } : false
+  strictTransportSecurity: fastify.config.PUBLIC_URL.startsWith('https:') ? { maxAge: 365 * 24 * 3600, includeSubDomains: true } : false,
+  // Not sent: headers for browsing contexts and plug-ins this API's JSON never creates, or
+  // obsolete ones (IE8 downloads, Flash and Acrobat policy files, the retired XSS auditor).
+  // Every header costs bytes on every response.
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false
 })
 
 const securityHeaders: FastifyPluginCallback<HelmetOptions> = (fastify, options, done) => {

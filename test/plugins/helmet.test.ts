@@ -16,6 +16,10 @@ test('JSON responses carry headers for an API that nothing may frame, embed or s
   t.equal(response.headers['referrer-policy'], 'no-referrer', 'authorization codes travel in URLs')
   t.equal(response.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains')
   t.equal(response.headers['x-powered-by'], undefined)
+  t.equal(response.headers['cross-origin-resource-policy'], 'same-origin')
+  for (const name of ['cross-origin-opener-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection']) {
+    t.equal(response.headers[name], undefined, `no ${name}: for documents or obsolete browsers, not a JSON API`)
+  }
 
   const mcp = await app.inject({ method: 'POST', url: '/mcp', payload: {} })
   t.equal(mcp.statusCode, 401)
