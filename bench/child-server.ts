@@ -72,6 +72,8 @@ export interface ChildServerOptions {
   /** Extra Node flags (e.g. --cpu-prof). */
   nodeArgs?: readonly string[]
   label: string
+  /** A cgroup's `cgroup.procs`: the process runs inside that group (see memory-cgroup.ts). */
+  cgroupProcs?: string | undefined
 }
 
 export class ChildServer {
@@ -81,9 +83,13 @@ export class ChildServer {
   readonly exited: Promise<number | null>
   #exitCode: number | null | undefined
 
-  constructor ({ script, cwd, env, nodeArgs = [], label }: ChildServerOptions) {
+  constructor ({ script, cwd, env, nodeArgs = [], label, cgroupProcs }: ChildServerOptions) {
     this.label = label
-    this.child = spawn(process.execPath, [...nodeArgs, script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const command = [process.execPath, ...nodeArgs, script]
+    // In a cgroup: a shell moves itself into the group, then becomes Node (same PID, so /proc reads stay right).
+    this.child = cgroupProcs === undefined
+      ? spawn(command[0]!, command.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `echo $$ > '${cgroupProcs}' && exec "$0" "$@"`, ...command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(this.child)
     const keep = (chunk: Buffer) => {
       this.#output.push(chunk.toString())

@@ -32,6 +32,7 @@ import {
   type ScenarioResult
 } from './report.ts'
 import { parseDockerfile, runtimeCommand } from '../scripts/check-production.ts'
+import { instanceMemoryBytes, MemoryCgroup } from './memory-cgroup.ts'
 import { buildScenarios, checkWhoami, mcpRequest, SCENARIO_IDS, WARM_SUB, type HttpRequestSpec, type ObservedResponse, type Scenario } from './scenarios.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -209,10 +210,12 @@ interface ServerPlan {
   env: Record<string, string>
   /** The Dockerfile's CMD entry, e.g. dist/server.js. */
   entry: string
+  /** The memory cgroup the server runs in (the Cloud Run instance's limit), when there can be one. */
+  cgroupProcs: string | undefined
 }
 
 function mcpServer (plan: ServerPlan, label: string, nodeArgs: string[] = []): ChildServer {
-  return new ChildServer({ script: plan.entry, cwd: ROOT, env: plan.env, nodeArgs, label })
+  return new ChildServer({ script: plan.entry, cwd: ROOT, env: plan.env, nodeArgs, label, cgroupProcs: plan.cgroupProcs })
 }
 
 /**
@@ -281,14 +284,24 @@ async function main (): Promise<number> {
 
   const production = productionCommand()
   log(`server under test: node ${production.entry} (the Dockerfile's CMD, just built)${production.env.NODE_OPTIONS === undefined ? '' : ` with NODE_OPTIONS=${production.env.NODE_OPTIONS}`}`)
+  // Each server runs within the Cloud Run instance's memory (deploy/service.yaml), as it would there.
+  const instanceMemory = instanceMemoryBytes(readFileSync(join(ROOT, 'deploy/service.yaml'), 'utf8'))
+  const groups = ['server', 'baseline'].map((role) => MemoryCgroup.create(`mcp-gateway-bench-${role}-${process.pid}`, instanceMemory))
+  const [serverGroup, baselineGroup] = groups.map((group) => group instanceof MemoryCgroup ? group : undefined)
+  const unconstrained = groups.find((group): group is { unavailable: string } => !(group instanceof MemoryCgroup))
+  log(unconstrained === undefined
+    ? `memory: each server in a cgroup limited to ${formatNumber(instanceMemory / 2 ** 20)} MiB, the Cloud Run instance's (deploy/service.yaml)`
+    : `memory NOT constrained (${unconstrained.unavailable}): V8 sizes its heap from this machine's ${formatNumber(machine.memoryMb)} MiB, so peak RSS reads higher than on a ${formatNumber(instanceMemory / 2 ** 20)} MiB instance`)
+  const removeGroups = () => { for (const group of groups) if (group instanceof MemoryCgroup) group.remove() }
   const issuer = await new BenchIssuer().start()
-  onAbort = () => issuer.removeFiles()
+  onAbort = () => { issuer.removeFiles(); removeGroups() }
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const plan: ServerPlan = {
     port,
     origin,
     entry: production.entry,
+    cgroupProcs: serverGroup?.procs,
     env: {
       // The container's environment (NODE_ENV, NODE_OPTIONS, …); the lines below set what differs on loopback.
       ...production.env,
@@ -346,7 +359,8 @@ async function main (): Promise<number> {
       cwd: ROOT,
       env: { ...process.env as Record<string, string>, PORT: String(basePort), LOG_LEVEL: options.logLevel },
       nodeArgs,
-      label: 'baseline server'
+      label: 'baseline server',
+      cgroupProcs: baselineGroup?.procs
     })
     const readyProbe = mcpRequest('legacy', 'tools/call', { name: 'whoami', arguments: {} }, token)
     const readyCheck = (response: ObservedResponse) => checkWhoami(response, WARM_SUB, 'legacy')
@@ -417,6 +431,9 @@ async function main (): Promise<number> {
     const out: string[] = []
     out.push('', `## mcp-gateway benchmark, ${startedAt.toISOString()}`, '')
     out.push(`Node ${machine.node} on ${machine.cores} × ${machine.cpuModel}; load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')} at end.`)
+    out.push(unconstrained === undefined
+      ? `Each server ran in a memory cgroup limited to ${formatNumber(instanceMemory / 2 ** 20)} MiB, the Cloud Run instance's memory (deploy/service.yaml), so V8 sized its heap as it would there.`
+      : `**Memory was not constrained** (${unconstrained.unavailable}): V8 sized its heap from this machine's ${formatNumber(machine.memoryMb)} MiB, so peak RSS reads higher than on a ${formatNumber(instanceMemory / 2 ** 20)} MiB Cloud Run instance.`)
     out.push(`${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per scenario${options.rounds > 1 ? `, ${options.rounds} interleaved rounds, best round shown` : ''}; autocannon in the benchmark process, each server in its own.${options.profile ? ' **Profiled run: every server ran under --cpu-prof, so the numbers are indicative only.**' : ''}`)
     const busy = results.filter((result) => saturationWarning(result) !== undefined).map((result) => result.id)
     if (busy.length > 0) {
@@ -453,6 +470,7 @@ async function main (): Promise<number> {
     writeFileSync(jsonFile, JSON.stringify({
       startedAt: startedAt.toISOString(),
       machine: { ...machine, loadavgAtEnd },
+      memoryLimitBytes: unconstrained === undefined ? instanceMemory : null,
       options,
       tokenCacheSize: TOKEN_CACHE_SIZE,
       scenarios: results.map((result) => ({ ...result, problems: problemsOf(result) })),
@@ -466,6 +484,9 @@ async function main (): Promise<number> {
   } finally {
     killAllChildren()
     await issuer.stop()
+    // The groups can go once their processes have (killed children need a moment to be reaped).
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    removeGroups()
   }
 }
 
