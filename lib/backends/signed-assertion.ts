@@ -14,9 +14,9 @@
  * same set); in development one key is generated once into the data folder.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Caller } from '../caller.ts'
+import { readOrCreatePrivateFile } from '../private-file.ts'
 import type { BackendConfig } from '../config.ts'
 import { generatePrivateJwk, signingKeyFromJwk, signJwt, type PublicJwk, type SigningKey } from './jws.ts'
 
@@ -72,20 +72,5 @@ export async function loadOrCreateDevSigningKeys (dir: string): Promise<SigningK
       throw new Error(`${path} is not a key file written by this server (${(error as Error).message}): delete it to generate a new key`, { cause: error })
     }
   }
-  try {
-    return parse(await readFile(path, 'utf8'))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-  }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(temporary, JSON.stringify({ keys: [generatePrivateJwk('ES256', `dev-${randomBytes(6).toString('base64url')}`)] }, null, 2), { mode: 0o600 })
-  try {
-    await link(temporary, path)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-  } finally {
-    await rm(temporary, { force: true })
-  }
-  return parse(await readFile(path, 'utf8'))
+  return readOrCreatePrivateFile(path, () => ({ keys: [generatePrivateJwk('ES256', `dev-${randomBytes(6).toString('base64url')}`)] }), parse)
 }

@@ -9,10 +9,10 @@
  *   (`gateway-client.json`, mode 0600), so that nothing needs configuring.
  */
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { clientPrivateKey, type Config } from '../config.ts'
 import type { ClientCredentials } from '../backends/token-exchange.ts'
+import { readOrCreatePrivateFile } from '../private-file.ts'
 
 export const GATEWAY_CLIENT_FILE = 'gateway-client.json'
 export const DEV_GATEWAY_CLIENT_ID = 'mcp-gateway'
@@ -29,23 +29,8 @@ async function loadOrCreateSecret (dir: string): Promise<string> {
     }
     return stored.clientSecret
   }
-  try {
-    return parse(await readFile(path, 'utf8'))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-  }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
   // Created exclusively: the server and another process starting together agree on one secret.
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(temporary, JSON.stringify({ clientId: DEV_GATEWAY_CLIENT_ID, clientSecret: randomBytes(32).toString('base64url') }, null, 2), { mode: 0o600 })
-  try {
-    await link(temporary, path)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-  } finally {
-    await rm(temporary, { force: true })
-  }
-  return parse(await readFile(path, 'utf8'))
+  return readOrCreatePrivateFile(path, () => ({ clientId: DEV_GATEWAY_CLIENT_ID, clientSecret: randomBytes(32).toString('base64url') }), parse)
 }
 
 /** The credentials of this server's client at the embedded development authorization server. */

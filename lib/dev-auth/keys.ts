@@ -5,8 +5,8 @@
  * outlive a restart. The token CLI reads the same file, which is how its tokens verify.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readOrCreatePrivateFile } from '../private-file.ts'
 
 /** The signing algorithm of every token this server issues (RS256: what every verifier supports). */
 export const SIGNING_ALGORITHM = 'RS256'
@@ -56,22 +56,7 @@ function parseKeys (path: string, text: string): DevAuthKeys {
  */
 export async function loadOrCreateKeys (dir: string): Promise<DevAuthKeys> {
   const path = join(dir, KEYS_FILE)
-  try {
-    return parseKeys(path, await readFile(path, 'utf8'))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-  }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(temporary, JSON.stringify(generateKeys(), null, 2), { mode: 0o600 })
-  try {
-    await link(temporary, path)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-  } finally {
-    await rm(temporary, { force: true })
-  }
-  return parseKeys(path, await readFile(path, 'utf8'))
+  return readOrCreatePrivateFile(path, generateKeys, (text) => parseKeys(path, text))
 }
 
 /** The key that signs, with what a JWS header needs. */
